@@ -1,0 +1,9 @@
+/** The whole catalog, in report order: one file per area. */
+import type { Clause } from '../types'
+import { clauses as memfd } from './memfd'
+import { clauses as seal } from './seal'
+import { clauses as mmap } from './mmap'
+import { clauses as noexec } from './noexec'
+import { clauses as mseal } from './mseal'
+
+export const catalog: readonly Clause[] = [...memfd, ...seal, ...mmap, ...noexec, ...mseal]

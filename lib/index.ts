@@ -1,0 +1,13 @@
+/** memseal: Linux sealed memory for Node.js. */
+export { Memfd, MAX_NAME_BYTES } from './memfd'
+export type { CreateOptions, FromOptions, MapOptions, HugetlbSize } from './memfd'
+export { Mapping } from './mapping'
+export type { AnonymousOptions, RemapOptions, ProbeKind, ProbeResult } from './mapping'
+export { kernel, parseVersion } from './kernel'
+export type { Environment, Features, FeatureName, FeatureProbe, KernelVersion } from './kernel'
+export { SEAL_NAMES, SEAL_BITS, sealsFromBits } from './seals'
+export type { SealName } from './seals'
+export type { Protection, Advice } from './protection'
+export { MemsealError } from './errors'
+export type { SystemError, MemsealErrorCode } from './errors'
+export { constants } from './native'

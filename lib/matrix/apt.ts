@@ -1,0 +1,120 @@
+/**
+ * A private apt root inside the cache: its own sources list, lists, package cache and an empty
+ * dpkg status, selected with APT_CONFIG. The host's apt configuration and its installed packages
+ * are never read or changed; `apt-get download` only fetches .deb files.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { run } from './exec'
+
+export const DEBIAN_MIRROR = 'http://deb.debian.org/debian'
+export const DEBIAN_SECURITY_MIRROR = 'http://deb.debian.org/debian-security'
+export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg'
+
+/** Package lists older than this are refreshed before a kernel is chosen. */
+const LIST_MAX_AGE_MS = 12 * 3600 * 1000
+
+export interface AptOptions {
+  arch: string
+  mirror?: string
+  securityMirror?: string
+  keyring?: string
+}
+
+export interface PackageInfo {
+  name: string
+  version: string
+  size: number
+}
+
+export class AptRoot {
+  readonly dir: string
+  private readonly config: string
+
+  constructor(cacheDir: string, readonly suites: readonly string[], private readonly options: AptOptions) {
+    this.dir = join(cacheDir, 'apt', `${suites.join('+')}-${options.arch}`)
+    this.config = join(this.dir, 'apt.conf')
+  }
+
+  /** Writes the private configuration and refreshes the lists when they are missing or stale. */
+  async update(force = false): Promise<void> {
+    const lists = join(this.dir, 'lists')
+    for (const d of ['lists/partial', 'archives/partial', 'etc/sources.list.d', 'etc/preferences.d', 'state']) {
+      mkdirSync(join(this.dir, d), { recursive: true })
+    }
+    writeFileSync(join(this.dir, 'state', 'status'), '')
+    writeFileSync(join(this.dir, 'etc', 'sources.list'), this.sourcesList())
+    writeFileSync(this.config, this.aptConf())
+    const stamp = join(this.dir, 'updated')
+    if (!force && existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < LIST_MAX_AGE_MS && readdirSync(lists).length > 2) return
+    await run('apt-get', ['update', '-q'], { env: this.env() })
+    writeFileSync(stamp, new Date().toISOString())
+  }
+
+  /** Package names matching an extended regular expression. */
+  async search(pattern: string): Promise<string[]> {
+    const r = await run('apt-cache', ['search', '--names-only', pattern], { env: this.env() })
+    return r.stdout.split('\n').map((l) => l.split(' - ')[0].trim()).filter((n) => n !== '')
+  }
+
+  /** The candidate (newest) version of each package that exists; missing names are left out. */
+  async show(names: string[]): Promise<PackageInfo[]> {
+    if (names.length === 0) return []
+    const r = await run('apt-cache', ['show', '--no-all-versions', ...names], { env: this.env() }).catch((e: Error) => {
+      throw new Error(`apt-cache show: ${e.message}`)
+    })
+    return r.stdout.split(/\n\n+/).flatMap((stanza) => {
+      const field = (f: string): string | undefined => new RegExp(`^${f}: (.*)$`, 'm').exec(stanza)?.[1]
+      const name = field('Package')
+      const version = field('Version')
+      return name && version ? [{ name, version, size: Number(field('Size') ?? 0) }] : []
+    })
+  }
+
+  /** Downloads one package version into `dest` (a .deb path) unless it is already there. */
+  async download(pkg: PackageInfo, dest: string): Promise<void> {
+    if (existsSync(dest)) return
+    const tmp = `${dest}.partial.d`
+    rmSync(tmp, { recursive: true, force: true })
+    mkdirSync(tmp, { recursive: true })
+    await run('apt-get', ['download', '-q', `${pkg.name}=${pkg.version}`], { env: this.env(), cwd: tmp })
+    const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'))
+    if (!deb) throw new Error(`apt-get download ${pkg.name}=${pkg.version} left no .deb`)
+    renameSync(join(tmp, deb), dest)
+    rmSync(tmp, { recursive: true, force: true })
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return { ...process.env, APT_CONFIG: this.config, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' }
+  }
+
+  private sourcesList(): string {
+    const keyring = this.options.keyring ?? DEBIAN_KEYRING
+    return this.suites.map((suite) => {
+      const uri = suite.endsWith('-security') ? this.options.securityMirror ?? DEBIAN_SECURITY_MIRROR : this.options.mirror ?? DEBIAN_MIRROR
+      return `deb [signed-by=${keyring}] ${uri} ${suite} main\n`
+    }).join('')
+  }
+
+  private aptConf(): string {
+    const d = this.dir
+    return [
+      `Dir::Etc::SourceList "${d}/etc/sources.list";`,
+      `Dir::Etc::SourceParts "${d}/etc/sources.list.d";`,
+      `Dir::Etc::Preferences "${d}/etc/preferences";`,
+      `Dir::Etc::PreferencesParts "${d}/etc/preferences.d";`,
+      `Dir::State "${d}/state";`,
+      `Dir::State::Lists "${d}/lists";`,
+      `Dir::State::status "${d}/state/status";`,
+      `Dir::Cache "${d}";`,
+      `Dir::Cache::archives "${d}/archives";`,
+      `APT::Architecture "${this.options.arch}";`,
+      `APT::Architectures { "${this.options.arch}"; };`,
+      'Acquire::Languages "none";',
+      'Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";',
+      // As root apt drops to _apt, which could not write the private directories of whoever runs the matrix.
+      ...(process.getuid?.() === 0 ? ['APT::Sandbox::User "root";'] : []),
+      '',
+    ].join('\n')
+  }
+}

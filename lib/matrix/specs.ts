@@ -1,0 +1,110 @@
+/**
+ * Kernel specs as users write them after `--kernel`: a Debian kernel series the tool knows
+ * (`5.10`, `6.1`, `6.12`), `sid`/`newest` for the newest kernel Debian's archive offers,
+ * `experimental`, any other `X.Y` series looked up in sid and experimental, or a local kernel
+ * image with its modules (`IMAGE[:MODULES_DIR]`, or an unpacked package directory).
+ */
+
+export interface DebianSpec {
+  kind: 'debian'
+  /** What the user wrote, used as the column name. */
+  spec: string
+  /** `X.Y`, or null to take the newest kernel the suites offer. */
+  series: string | null
+  /** Debian suites searched, e.g. `bookworm`, `bookworm-security`. */
+  suites: string[]
+}
+
+export interface LocalSpec {
+  kind: 'local'
+  spec: string
+  /** A vmlinux, bzImage/vmlinuz, or a directory holding `boot/vmlinuz-*` (an unpacked package). */
+  image: string
+  /** `…/lib/modules/<release>`; null to look beside the image or to boot without modules. */
+  modules: string | null
+}
+
+export type KernelSpec = DebianSpec | LocalSpec
+
+/** Series whose Debian release is known: the suite where that series is the stable kernel. */
+export const KNOWN_SERIES: Readonly<Record<string, readonly string[]>> = {
+  '5.10': ['bullseye', 'bullseye-security'],
+  '6.1': ['bookworm', 'bookworm-security'],
+  '6.12': ['trixie', 'trixie-security'],
+}
+
+/** Names for "the newest kernel Debian offers" and for release candidates. */
+export const NAMED_SUITES: Readonly<Record<string, readonly string[]>> = {
+  sid: ['sid'],
+  newest: ['sid'],
+  latest: ['sid'],
+  unstable: ['sid'],
+  experimental: ['experimental'],
+}
+
+/** Where a series that is not in KNOWN_SERIES is looked for. */
+export const OTHER_SERIES_SUITES: readonly string[] = ['sid', 'experimental']
+
+const SERIES_RE = /^\d+\.\d+$/
+
+export class SpecError extends Error {
+  readonly code = 'ERR_MEMSEAL_MATRIX_SPEC'
+}
+
+/** Parses one `--kernel` argument. A spec naming a file path is recognised by a `/` or `.` prefix. */
+export function parseSpec(text: string): KernelSpec {
+  const spec = text.trim()
+  if (spec === '') throw new SpecError('empty kernel spec')
+  const known = KNOWN_SERIES[spec]
+  if (known) return { kind: 'debian', spec, series: spec, suites: [...known] }
+  const named = NAMED_SUITES[spec]
+  if (named) return { kind: 'debian', spec, series: null, suites: [...named] }
+  if (SERIES_RE.test(spec)) return { kind: 'debian', spec, series: spec, suites: [...OTHER_SERIES_SUITES] }
+  if (spec.startsWith('/') || spec.startsWith('.') || spec.startsWith('~')) {
+    const colon = spec.indexOf(':')
+    const image = colon < 0 ? spec : spec.slice(0, colon)
+    const modules = colon < 0 ? null : spec.slice(colon + 1)
+    if (image === '' || modules === '') throw new SpecError(`kernel spec "${spec}": expected IMAGE[:MODULES_DIR]`)
+    return { kind: 'local', spec, image, modules }
+  }
+  const series = [...Object.keys(KNOWN_SERIES), ...Object.keys(NAMED_SUITES)].join(', ')
+  throw new SpecError(`unknown kernel spec "${spec}": use a series (${series}, or any X.Y) or a path ./IMAGE[:MODULES_DIR]`)
+}
+
+/** The Debian architecture and kernel flavour for a Node `process.arch`. */
+export function debianArch(arch: string = process.arch): { arch: string; flavour: string } {
+  if (arch === 'x64') return { arch: 'amd64', flavour: 'amd64' }
+  if (arch === 'arm64') return { arch: 'arm64', flavour: 'arm64' }
+  throw new SpecError(`no Debian kernel flavour for architecture ${arch}`)
+}
+
+/**
+ * Recognises the package that carries a kernel image for a flavour and returns its ABI name
+ * (`6.1.0-44`, `6.12.117+deb13`, `7.2.13+deb14`). Up to 6.x the unsigned image package holds both
+ * the image and its modules; from 7.x Debian splits them into `linux-binary-unsigned-*` and
+ * `linux-modules-*`.
+ */
+export function imagePackageAbi(name: string, flavour: string): { abi: string; split: boolean } | null {
+  const f = escapeRe(flavour)
+  const classic = new RegExp(`^linux-image-(\\d[^ ]*?)-${f}-unsigned$`).exec(name)
+  if (classic) return { abi: classic[1], split: false }
+  const split = new RegExp(`^linux-binary-unsigned-(\\d[^ ]*?)-${f}$`).exec(name)
+  if (split) return { abi: split[1], split: true }
+  return null
+}
+
+/** Whether an ABI name belongs to a series: `6.1.0-44` is 6.1, `6.12.117+deb13` is not. */
+export function abiInSeries(abi: string, series: string | null): boolean {
+  if (series === null) return true
+  return new RegExp(`^${escapeRe(series)}([.+~-]|$)`).test(abi)
+}
+
+/** The apt-cache search pattern that lists every image package of a flavour. */
+export function imageSearchPattern(flavour: string): string {
+  const f = escapeRe(flavour)
+  return `^(linux-image-[0-9].*-${f}-unsigned|linux-binary-unsigned-[0-9].*-${f})$`
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}

@@ -1,0 +1,80 @@
+/**
+ * Shapes shared by the kernel matrix: what a kernel spec resolves to, how one kernel run ended,
+ * and the matrix report written as JSON for CI.
+ */
+
+/** The outcomes a conformance clause can have (DESIGN.md, "Conformance model"). */
+export type ClauseStatus = 'pass' | 'diverges' | 'known' | 'skip' | 'broken'
+
+/** One row of `memseal check --json` as the matrix reads it; unknown fields are kept as they came. */
+export interface GuestResult {
+  id: string
+  area: string
+  status: ClauseStatus
+  statement?: string
+  expected?: unknown
+  observed?: unknown
+  reason?: string | null
+  durationMs?: number
+}
+
+/** The parts of `memseal check --json` the matrix relies on. */
+export interface GuestReport {
+  tool?: { name: string; version: string }
+  kernel: { release: string; version?: number[]; machine?: string }
+  environment?: Record<string, unknown>
+  results: GuestResult[]
+  summary?: Record<string, number>
+}
+
+/** How a kernel run ended. */
+export type RunStatus = 'ok' | 'boot-failed' | 'timeout' | 'no-report' | 'fetch-failed'
+
+export type Accel = 'kvm' | 'tcg'
+
+/** A kernel ready to boot: an image qemu can load and the modules directory that goes with it. */
+export interface PreparedKernel {
+  /** The ELF vmlinux when it could be extracted (PVH boot), else the bzImage. */
+  image: string
+  /** The kernel release (`uname -r` inside the guest), when known before booting. */
+  release: string | null
+  /** `…/lib/modules/<release>`, or null when the kernel comes without modules. */
+  modulesDir: string | null
+  /** Debian packages it came from, `name=version`. */
+  packages: string[]
+}
+
+export interface KernelTiming {
+  fetchMs: number
+  prepareMs: number
+  bootMs: number | null
+  runMs: number | null
+  totalMs: number
+}
+
+/** One column of the matrix: the host or one booted kernel. */
+export interface KernelRun {
+  spec: string
+  status: RunStatus
+  release: string | null
+  version: number[] | null
+  accel: Accel | 'host' | null
+  packages: string[]
+  timing: KernelTiming
+  /** Why the run did not produce a report, in one line. */
+  error: string | null
+  /** The last lines of the guest console (and of the guest command's stderr) when the run failed. */
+  consoleTail: string | null
+  environment: Record<string, unknown> | null
+  report: GuestReport | null
+}
+
+export interface MatrixReport {
+  tool: { name: 'memseal'; command: 'matrix' }
+  createdAt: string
+  host: { release: string; machine: string }
+  accel: { requested: 'auto' | Accel; used: Accel; reason: string }
+  kernels: KernelRun[]
+  /** Clause ids in catalogue order, the union over all kernels. */
+  clauses: string[]
+}

@@ -1,0 +1,94 @@
+/**
+ * The only module that loads the addon. It types the flat native surface: every function returns its
+ * result or a negative errno (never throws for a failed syscall), and no address ever reaches JavaScript:
+ * mappings are external ArrayBuffers, raw regions are opaque handles.
+ */
+import { join } from 'node:path'
+import nodeGypBuild = require('node-gyp-build')
+
+/** Opaque handle to an address range owned by the conformance suite's child processes (no view). */
+export interface RawRegion {
+  readonly __memsealRawRegion: never
+}
+/** A mapping ArrayBuffer or a raw region: what the probe and the raw calls accept. */
+export type Target = ArrayBuffer | RawRegion
+/** Lengths and offsets may be BigInt where the suite passes values beyond 2^53 on purpose. */
+export type Len = number | bigint
+
+export interface VmaInfo {
+  /** Offsets of the VMA's start and end from the region's base (negative if it starts before it). */
+  start: number
+  end: number
+  /** The permission column of /proc/self/maps, e.g. 'r--p'. */
+  perms: string
+  /** The VmFlags of /proc/self/smaps, e.g. ['rd', 'mr', 'sl']. */
+  flags: string[]
+  name: string
+}
+
+export interface RawSurface {
+  mmap(length: Len, prot: number, flags: number, fd: number, offset: number, hint?: Target, hintOffset?: number): RawRegion | number
+  munmap(region: Target, offset: number, length: Len): number
+  mprotect(region: Target, offset: number, length: Len, prot: number): number
+  pkeyMprotect(region: Target, offset: number, length: Len, prot: number, pkey: number): number
+  madvise(region: Target, offset: number, length: Len, advice: number): number
+  mseal(region: Target, offset: number, length: Len, flags: Len): number
+  mlock(region: Target, offset: number, length: Len): number
+  msealAt(address: Len, length: Len, flags: Len): number
+  mremap(region: Target, offset: number, oldLength: Len, newLength: Len, flags: number, target?: Target, targetOffset?: number): RawRegion | number
+  distance(a: Target, b: Target): number
+  vma(region: Target, offset: number): VmaInfo | null
+  peek(region: Target, offset: number, length: number): Buffer
+  poke(region: Target, offset: number, bytes: Buffer): number
+  procMemWrite(region: Target, offset: number, bytes: Buffer): number
+  systemMapping(name: string): RawRegion | null
+  pinPages(region: Target, offset: number, length: Len): number
+  unpinPages(ringFd: number): number
+  getrlimit(resource: number): [number, number] | number
+  setrlimit(resource: number, soft: number, hard: number): number
+}
+
+export type ConstantName =
+  | 'MFD_CLOEXEC' | 'MFD_ALLOW_SEALING' | 'MFD_HUGETLB' | 'MFD_NOEXEC_SEAL' | 'MFD_EXEC' | 'MFD_HUGE_SHIFT' | 'MFD_HUGE_MASK'
+  | 'F_ADD_SEALS' | 'F_GET_SEALS' | 'F_GETFD' | 'F_SETFD' | 'F_GETFL' | 'F_DUPFD_CLOEXEC' | 'FD_CLOEXEC'
+  | 'F_SEAL_SEAL' | 'F_SEAL_SHRINK' | 'F_SEAL_GROW' | 'F_SEAL_WRITE' | 'F_SEAL_FUTURE_WRITE' | 'F_SEAL_EXEC'
+  | 'O_RDONLY' | 'O_WRONLY' | 'O_RDWR' | 'O_ACCMODE' | 'KERNEL_O_LARGEFILE'
+  | 'PROT_NONE' | 'PROT_READ' | 'PROT_WRITE' | 'PROT_EXEC'
+  | 'MAP_SHARED' | 'MAP_PRIVATE' | 'MAP_ANONYMOUS' | 'MAP_FIXED' | 'MAP_FIXED_NOREPLACE' | 'MAP_NORESERVE'
+  | 'MAP_POPULATE' | 'MAP_HUGETLB' | 'MAP_HUGE_SHIFT'
+  | 'MREMAP_MAYMOVE' | 'MREMAP_FIXED' | 'MREMAP_DONTUNMAP'
+  | 'MADV_NORMAL' | 'MADV_RANDOM' | 'MADV_SEQUENTIAL' | 'MADV_WILLNEED' | 'MADV_DONTNEED' | 'MADV_FREE' | 'MADV_REMOVE'
+  | 'MADV_DONTFORK' | 'MADV_DOFORK' | 'MADV_MERGEABLE' | 'MADV_UNMERGEABLE' | 'MADV_HUGEPAGE' | 'MADV_NOHUGEPAGE'
+  | 'MADV_DONTDUMP' | 'MADV_DODUMP' | 'MADV_WIPEONFORK' | 'MADV_KEEPONFORK' | 'MADV_COLD' | 'MADV_PAGEOUT'
+  | 'MADV_POPULATE_READ' | 'MADV_POPULATE_WRITE' | 'MADV_DONTNEED_LOCKED' | 'MADV_COLLAPSE'
+  | 'MADV_GUARD_INSTALL' | 'MADV_GUARD_REMOVE'
+  | 'FALLOC_FL_KEEP_SIZE' | 'FALLOC_FL_PUNCH_HOLE' | 'RLIMIT_NOFILE' | 'RLIMIT_CORE'
+  | 'PKEY_DISABLE_ACCESS' | 'PKEY_DISABLE_WRITE' | 'SIGSEGV' | 'SIGBUS' | '__NR_mseal' | 'PAGE_SIZE'
+
+/** Probe access codes (native/probe.cc). */
+export const enum ProbeAccess { Read = 0, Write = 1, Exec = 2, Store = 3 }
+
+export interface Native {
+  readonly constants: Readonly<Record<ConstantName, number>>
+  /** name: a string; a Buffer (raw bytes, no terminator added); null (NULL); a number (used as the pointer). */
+  memfdCreate(name: string | Buffer | null | number, flags: number): number
+  fcntl(fd: number, cmd: number, arg?: Len): number
+  fallocate(fd: number, mode: number, offset: number, length: number): number
+  mmap(length: number, prot: number, flags: number, fd: number, offset: number): ArrayBuffer | number
+  munmap(buffer: ArrayBuffer): number
+  mprotect(buffer: ArrayBuffer, offset: number, length: number, prot: number): number
+  madvise(buffer: ArrayBuffer, offset: number, length: number, advice: number): number
+  mseal(buffer: ArrayBuffer, offset: number, length: number, flags: number): number
+  mremap(buffer: ArrayBuffer, newLength: number, mayMove: boolean): ArrayBuffer | number
+  isMapped(buffer: ArrayBuffer): boolean
+  liveMappings(): number
+  /** 0 when the access succeeded, else the signal number it raised; -errno if the fork failed. */
+  probe(target: Target, offset: number, access: ProbeAccess, value?: number): number
+  forkMunmap(target: Target, offset: number, length: Len): number
+  /** Exit status of the executed program, 128 + signal, or -errno when execveat(2) failed. */
+  execveat(fd: number, argv: string[]): number
+  readonly raw: RawSurface
+}
+
+export const native = nodeGypBuild(join(__dirname, '..')) as Native
+export const constants = native.constants

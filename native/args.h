@@ -1,0 +1,64 @@
+// Cheap argument guards for the native surface. lib/ validates every public argument first; these only
+// make sure that a wrong call from JavaScript throws a TypeError instead of crashing the process.
+#ifndef MEMSEAL_ARGS_H_
+#define MEMSEAL_ARGS_H_
+
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+
+namespace memseal {
+
+inline bool Fail(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  std::string msg = "argument " + std::to_string(i) + " must be " + what;
+  Napi::TypeError::New(info.Env(), msg).ThrowAsJavaScriptException();
+  return false;
+}
+
+// An integer from a Number (safe integer) or a BigInt (any 64-bit pattern, for raw lengths such as
+// SIZE_MAX that the conformance suite passes to the kernel on purpose).
+inline bool ArgU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
+  *out = 0;
+  Napi::Value v = info[i];
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    *out = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (lossless) return true;
+    int64_t s = v.As<Napi::BigInt>().Int64Value(&lossless);  // negative BigInts wrap, like C
+    *out = static_cast<uint64_t>(s);
+    return lossless || Fail(info, i, "a 64-bit integer");
+  }
+  if (!v.IsNumber()) return Fail(info, i, "a number or bigint");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0) {
+    return Fail(info, i, "a safe integer");
+  }
+  *out = d < 0 ? static_cast<uint64_t>(static_cast<int64_t>(d)) : static_cast<uint64_t>(d);
+  return true;
+}
+
+inline bool ArgI64(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
+  uint64_t u;
+  if (!ArgU64(info, i, &u)) return false;
+  *out = static_cast<int64_t>(u);
+  return true;
+}
+
+inline bool ArgInt(const Napi::CallbackInfo& info, size_t i, int* out) {
+  *out = 0;
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) return Fail(info, i, "a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d || d < -2147483648.0 || d > 4294967295.0) {
+    return Fail(info, i, "a 32-bit integer");
+  }
+  *out = static_cast<int>(static_cast<int64_t>(d));  // 0x80000000 and above keep their bit pattern
+  return true;
+}
+
+inline Napi::Number Result(Napi::Env env, long r) { return Napi::Number::New(env, static_cast<double>(r)); }
+
+}  // namespace memseal
+
+#endif  // MEMSEAL_ARGS_H_

@@ -1,0 +1,17 @@
+// One Init function per native concern; addon.cc calls each of them.
+#ifndef MEMSEAL_EXPORTS_H_
+#define MEMSEAL_EXPORTS_H_
+
+#include <napi.h>
+
+namespace memseal {
+
+void InitConstants(Napi::Env env, Napi::Object exports);  // addon.cc
+void InitMemfd(Napi::Env env, Napi::Object exports);      // memfd.cc: memfd_create, fcntl, fallocate
+void InitMapping(Napi::Env env, Napi::Object exports);    // mapping.cc: mmap family over ArrayBuffers
+void InitProbe(Napi::Env env, Napi::Object exports);      // probe.cc: forked fault probe and exec probe
+void InitRaw(Napi::Env env, Napi::Object exports);        // raw.cc: address-space surgery for test children
+
+}  // namespace memseal
+
+#endif  // MEMSEAL_EXPORTS_H_
