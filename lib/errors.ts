@@ -64,10 +64,16 @@ type NodeErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_
 
 function codedError<E extends Error>(err: E, code: NodeErrorCode): E & { code: NodeErrorCode } {
   Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true })
-  // Node prints its own coded errors as "TypeError [ERR_…]: …"; do the same.
-  Object.defineProperty(err, 'name', { value: `${err.name} [${code}]`, configurable: true, writable: true })
-  err.stack // materialise the stack with the decorated name
-  Object.defineProperty(err, 'name', { value: err.name.replace(/ \[.*\]$/, ''), configurable: true, writable: true })
+  // Node prints its own coded errors as "TypeError [ERR_…]: …", in the stack and in toString(): do the same.
+  const name = err.name
+  err.stack = (err.stack ?? '').replace(`${name}:`, `${name} [${code}]:`)
+  Object.defineProperty(err, 'toString', {
+    value(this: Error) {
+      return `${this.name} [${code}]: ${this.message}`
+    },
+    configurable: true,
+    writable: true,
+  })
   return err as E & { code: NodeErrorCode }
 }
 

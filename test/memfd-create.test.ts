@@ -1,0 +1,145 @@
+// memfd_create(2) through Memfd.create and the raw flags table.
+import { fstatSync, readlinkSync } from 'node:fs'
+import { constants as C, kernel, Memfd } from '../lib'
+import { native } from '../lib/native'
+import { codeOf, errorOf } from './helpers'
+
+const features = kernel.features()
+const itNoexec = features.noexecSeal ? test : test.skip
+const noexecNote = features.noexecSeal ? '' : ` (skipped: ${features.probes.noexecSeal.reason})`
+
+function modeOf(fd: number): string {
+  return (fstatSync(fd).mode & 0o7777).toString(8).padStart(4, '0')
+}
+
+function rawCreate(flags: number): string | undefined {
+  const fd = native.memfdCreate('flags-table', flags)
+  if (fd < 0) return `-${-fd}`
+  fstatSync(fd) // the fd is real
+  require('node:fs').closeSync(fd)
+  return undefined
+}
+
+describe('memfd_create flags, raw (errno contract)', () => {
+  // Unused bits in flags must be 0 (memfd_create(2), EINVAL "flags included unknown bits").
+  test.each`
+    desc                          | flags                                        | errno
+    ${'none'}                     | ${0}                                         | ${undefined}
+    ${'CLOEXEC'}                  | ${C.MFD_CLOEXEC}                             | ${undefined}
+    ${'ALLOW_SEALING'}            | ${C.MFD_ALLOW_SEALING}                       | ${undefined}
+    ${'CLOEXEC|ALLOW_SEALING'}    | ${C.MFD_CLOEXEC | C.MFD_ALLOW_SEALING}       | ${undefined}
+    ${'unknown bit 0x100'}        | ${0x100}                                     | ${'-22'}
+    ${'bit 31'}                   | ${0x80000000}                                | ${'-22'}
+    ${'all ones'}                 | ${0xffffffff}                                | ${'-22'}
+    ${'huge size without HUGETLB'} | ${21 << C.MFD_HUGE_SHIFT}                   | ${'-22'}
+  `('memfd_create($desc) → $errno', ({ flags, errno }: { flags: number; errno: string | undefined }) => {
+    expect(rawCreate(flags)).toBe(errno)
+  })
+
+  // MFD_EXEC and MFD_NOEXEC_SEAL are mutually exclusive (mm/memfd.c), and each alone is accepted.
+  itNoexec(`EXEC|NOEXEC_SEAL → EINVAL, each alone → fd${noexecNote}`, () => {
+    expect(rawCreate(C.MFD_EXEC | C.MFD_NOEXEC_SEAL)).toBe('-22')
+    expect(rawCreate(C.MFD_EXEC)).toBeUndefined()
+    expect(rawCreate(C.MFD_NOEXEC_SEAL)).toBeUndefined()
+  })
+})
+
+describe('Memfd.create', () => {
+  // Defaults: MFD_ALLOW_SEALING | MFD_CLOEXEC, size 0, empty seal set.
+  test('defaults: sealing and cloexec, empty, no seals', () => {
+    using m = Memfd.create('defaults')
+    expect(native.fcntl(m.fd, C.F_GETFD) & C.FD_CLOEXEC).toBe(C.FD_CLOEXEC)
+    expect(m.size).toBe(0)
+    expect(m.sealBits).toBe(0)
+    expect(m.seals).toEqual(new Set())
+    expect(m.name).toBe('defaults')
+    expect(readlinkSync(`/proc/self/fd/${m.fd}`)).toBe('/memfd:defaults (deleted)')
+  })
+
+  // Without MFD_ALLOW_SEALING the initial set of seals is F_SEAL_SEAL (memfd_create(2)), with the
+  // control that sealing: true gives an empty set.
+  // MFD_EXEC where the kernel has it: at vm.memfd_noexec >= 1 a call with neither exec flag is treated
+  // as MFD_NOEXEC_SEAL, which implies sealing (mfd_noexec.rst).
+  test('sealing: false → seals {seal}; adding fails with EPERM', () => {
+    using m = Memfd.create('nosealing', { sealing: false, exec: features.mfdExec ? true : undefined })
+    expect(m.seals).toEqual(new Set(['seal']))
+    expect(errorOf(() => m.addSeals(['write']))).toMatchObject({ code: 'EPERM', syscall: 'fcntl' })
+  })
+
+  // MFD_CLOEXEC off leaves FD_CLOEXEC clear.
+  test('cloexec: false → FD_CLOEXEC clear', () => {
+    using m = Memfd.create('inherit', { cloexec: false })
+    expect(native.fcntl(m.fd, C.F_GETFD) & C.FD_CLOEXEC).toBe(0)
+  })
+
+  // size: ftruncate right after creation.
+  test('size option sets the size; the fd is O_RDWR', () => {
+    using m = Memfd.create('sized', { size: 12345 })
+    expect(m.size).toBe(12345)
+    expect(native.fcntl(m.fd, C.F_GETFL) & C.O_ACCMODE).toBe(C.O_RDWR)
+  })
+
+  // exec: false → MFD_NOEXEC_SEAL: mode 0666 and F_SEAL_EXEC set (mfd_noexec.rst).
+  itNoexec(`exec: false → 0666 with the exec seal${noexecNote}`, () => {
+    using m = Memfd.create('nx', { exec: false })
+    expect(modeOf(m.fd)).toBe('0666')
+    expect(m.seals).toEqual(new Set(['exec']))
+  })
+
+  // exec: true → MFD_EXEC: mode 0777, no seals.
+  itNoexec(`exec: true → 0777, no seals${noexecNote}`, () => {
+    using m = Memfd.create('x', { exec: true })
+    expect(modeOf(m.fd)).toBe('0777')
+    expect(m.sealBits).toBe(0)
+  })
+
+  // Names: up to 249 bytes (memfd_create(2)); longer is refused before the call.
+  test('a 249-byte name is accepted, 250 bytes is ERR_INVALID_ARG_VALUE', () => {
+    using m = Memfd.create('a'.repeat(249))
+    expect(m.name.length).toBe(249)
+    expect(codeOf(() => Memfd.create('a'.repeat(250)))).toBe('ERR_INVALID_ARG_VALUE')
+    expect(codeOf(() => Memfd.create('é'.repeat(125)))).toBe('ERR_INVALID_ARG_VALUE') // 250 bytes in UTF-8
+    expect(codeOf(() => Memfd.create('nul\0inside'))).toBe('ERR_INVALID_ARG_VALUE')
+  })
+
+  // The empty name is valid (memfd_test.c test_create).
+  test('the empty name is valid', () => {
+    using m = Memfd.create('')
+    expect(readlinkSync(`/proc/self/fd/${m.fd}`)).toBe('/memfd: (deleted)')
+  })
+})
+
+describe('hugetlb', () => {
+  const pools = kernel.environment().hugetlbPools
+  const pool2M = pools.find((p) => p.pageSize === 2 << 20)
+  const itHuge = features.hugetlb ? test : test.skip
+  const itPool = pool2M && pool2M.free > 0 ? test : test.skip
+
+  // MFD_HUGETLB creates the file on hugetlbfs; no reserved page is needed to create it.
+  itHuge(`hugetlb: true creates a memfd${features.hugetlb ? '' : ` (skipped: ${features.probes.hugetlb.reason})`}`, () => {
+    using m = Memfd.create('huge', { hugetlb: true, exec: features.noexecSeal ? false : undefined })
+    expect(readlinkSync(`/proc/self/fd/${m.fd}`)).toBe('/memfd:huge (deleted)')
+    // hugetlbfs sizes must be multiples of the huge page size
+    expect(errorOf(() => m.resize(4096))).toMatchObject({ code: 'EINVAL', syscall: 'ftruncate' })
+  })
+
+  // An unsupported huge page size is refused by the kernel (ENODEV, undocumented in memfd_create(2)).
+  itHuge('hugetlb: "16GB" on x86-64 without that size → ENODEV', () => {
+    if (features.hugetlbSizes.includes(16 * 2 ** 30)) return // the machine has 16 GiB pages: nothing to refuse
+    expect(errorOf(() => Memfd.create('huge16g', { hugetlb: '16GB' }))).toMatchObject({ code: 'ENODEV', syscall: 'memfd_create' })
+  })
+
+  // A mapping needs pages in the pool.
+  itPool(`2MB pages: map and write${pool2M ? '' : ' (skipped: no 2 MiB hugetlb pool; reserve with: echo 2 > /proc/sys/vm/nr_hugepages)'}`, () => {
+    using m = Memfd.create('huge2m', { hugetlb: '2MB', size: 2 << 20 })
+    using view = m.map({ protection: 'rw' })
+    new Uint8Array(view.buffer)[0] = 7
+    expect(new Uint8Array(view.buffer)[0]).toBe(7)
+  })
+
+  test('hugetlb option values are validated', () => {
+    expect(codeOf(() => Memfd.create('h', { hugetlb: '3MB' as never }))).toBe('ERR_INVALID_ARG_VALUE')
+    expect(codeOf(() => Memfd.create('h', { hugetlb: 'big' as never }))).toBe('ERR_INVALID_ARG_VALUE')
+    expect(codeOf(() => Memfd.create('h', { hugetlb: false as never }))).toBe('ERR_INVALID_ARG_VALUE')
+  })
+})

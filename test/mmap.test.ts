@@ -1,0 +1,173 @@
+// mmap/munmap/mprotect/madvise/mremap through Mapping: zero copy, detach on unmap, faults in children.
+import { kernel, Mapping, Memfd } from '../lib'
+import { native } from '../lib/native'
+import { codeOf, errorOf, fdCount, fixtureJson, mappingCount } from './helpers'
+
+const PAGE = kernel.environment().pageSize
+
+describe('zero copy', () => {
+  // A shared mapping is the file: bytes written through the view are what read(2) returns, and back.
+  test('writes through the view reach the file and the file reaches the view', () => {
+    using m = Memfd.create('zc', { size: PAGE })
+    using view = m.map({ protection: 'rw' })
+    const bytes = new Uint8Array(view.buffer)
+    bytes.set([1, 2, 3])
+    expect([...m.read(3)]).toEqual([1, 2, 3])
+    m.write(Buffer.from([9]), 1)
+    expect(bytes[1]).toBe(9)
+  })
+
+  // Two mappings of one memfd share pages.
+  test('two mappings see the same pages', () => {
+    using m = Memfd.create('two', { size: PAGE })
+    using a = m.map({ protection: 'rw' })
+    using b = m.map({ protection: 'r' })
+    new Uint8Array(a.buffer)[100] = 77
+    expect(new Uint8Array(b.buffer)[100]).toBe(77)
+  })
+
+  // MAP_PRIVATE is copy-on-write: the file does not change.
+  test('a private mapping does not write the file', () => {
+    using m = Memfd.create('cow', { size: PAGE })
+    using p = m.map({ protection: 'rw', shared: false })
+    new Uint8Array(p.buffer)[0] = 5
+    expect(m.read(1)[0]).toBe(0)
+  })
+})
+
+describe('unmap detaches', () => {
+  // After munmap every view over the buffer reads byteLength 0 instead of faulting.
+  test('views read length 0; buffer is detached; unmap is idempotent', () => {
+    using m = Memfd.create('detach', { size: 2 * PAGE })
+    const view = m.map({ protection: 'rw' })
+    const buffer = view.buffer
+    const bytes = new Uint8Array(buffer)
+    const words = new Uint32Array(buffer, PAGE)
+    const data = new DataView(buffer)
+    expect(bytes.length).toBe(2 * PAGE)
+    view.unmap()
+    expect(buffer.byteLength).toBe(0)
+    expect(bytes.length).toBe(0)
+    expect(words.length).toBe(0)
+    expect(bytes[0]).toBeUndefined()
+    expect(() => data.getUint8(0)).toThrow(TypeError)
+    expect(view.length).toBe(0)
+    expect(view.mapped).toBe(false)
+    expect(native.isMapped(buffer)).toBe(false)
+    view.unmap() // idempotent
+    expect(codeOf(() => view.protect('r'))).toBe('ERR_MEMSEAL_UNMAPPED')
+    expect(codeOf(() => view.probe(0, 'read'))).toBe('ERR_MEMSEAL_UNMAPPED')
+  })
+
+  // A Memfd closed while mapped keeps the mapping valid: the mapping holds its own file reference.
+  test('the mapping outlives close() of its memfd', () => {
+    const m = Memfd.create('outlive', { size: PAGE })
+    m.write('hello')
+    const view = m.map()
+    m.close()
+    expect(Buffer.from(view.buffer, 0, 5).toString()).toBe('hello')
+    view.unmap()
+  })
+})
+
+describe('protect and probe', () => {
+  // mprotect(PROT_READ) makes writes fault (SIGSEGV, seen in a forked child); 'rw' allows them again.
+  test('r → write faults; rw → write ok; read ok', () => {
+    using view = Mapping.anonymous(2 * PAGE)
+    expect(view.probe(0, 'write')).toBe('ok')
+    view.protect('r')
+    expect(view.protection).toBe('r')
+    expect(view.probe(0, 'write')).toBe('SIGSEGV')
+    expect(view.probe(0, 'read')).toBe('ok')
+    view.protect('rw', PAGE, PAGE)
+    expect(view.probe(PAGE, 'write')).toBe('ok')
+    expect(view.probe(0, 'write')).toBe('SIGSEGV')
+    view.protect('none')
+    expect(view.probe(0, 'read')).toBe('SIGSEGV')
+  })
+
+  // Executing from a non-executable mapping faults on the instruction fetch.
+  test('exec of a rw mapping → SIGSEGV', () => {
+    using view = Mapping.anonymous(PAGE)
+    expect(view.probe(0, 'exec')).toBe('SIGSEGV')
+  })
+
+  // Pages of a shared file mapping beyond EOF raise SIGBUS (mmap(2)); pages inside do not.
+  test('beyond EOF → SIGBUS; control: inside the file → ok', () => {
+    using m = Memfd.create('eof', { size: PAGE })
+    using view = m.map({ protection: 'r', length: 2 * PAGE })
+    expect(view.probe(0, 'read')).toBe('ok')
+    expect(view.probe(PAGE, 'read')).toBe('SIGBUS')
+  })
+
+  // The probe does not change shared memory: 'write' stores back the byte it read.
+  test('a write probe leaves the data as it was', () => {
+    using m = Memfd.create('keep', { size: PAGE })
+    m.write('Q')
+    using view = m.map({ protection: 'rw' })
+    expect(view.probe(0, 'write')).toBe('ok')
+    expect(m.read(1).toString()).toBe('Q')
+  })
+})
+
+describe('advise and remap', () => {
+  // MADV_DONTNEED on private anonymous memory: the next read sees zero-filled pages.
+  test('dontneed zeroes private anonymous pages', () => {
+    using view = Mapping.anonymous(PAGE)
+    const bytes = new Uint8Array(view.buffer)
+    bytes[10] = 1
+    view.advise('dontneed')
+    expect(bytes[10]).toBe(0)
+  })
+
+  // MADV_GUARD_INSTALL (6.13) makes a range fault; where the kernel lacks it, EINVAL.
+  test('guard-install: fault where supported, EINVAL where not', () => {
+    using view = Mapping.anonymous(2 * PAGE)
+    if (kernel.features().guardInstall) {
+      view.advise('guard-install', PAGE, PAGE)
+      expect(view.probe(PAGE, 'read')).toBe('SIGSEGV')
+      expect(view.probe(0, 'read')).toBe('ok')
+    } else {
+      expect(errorOf(() => view.advise('guard-install'))).toMatchObject({ code: 'EINVAL', syscall: 'madvise' })
+    }
+  })
+
+  // mremap grows the mapping; the old buffer is detached and the data moves with the pages.
+  test('remap grows, keeps data, detaches the old buffer', () => {
+    using view = Mapping.anonymous(PAGE)
+    const old = view.buffer
+    new Uint8Array(old)[0] = 42
+    view.remap(4 * PAGE)
+    expect(old.byteLength).toBe(0)
+    expect(view.length).toBe(4 * PAGE)
+    expect(new Uint8Array(view.buffer)[0]).toBe(42)
+  })
+})
+
+describe('finalizer', () => {
+  // Mappings dropped without unmap() are unmapped by the ArrayBuffer finalizer: 10,000 of them under
+  // --expose-gc leave the process with its starting count of mappings and fds.
+  test('10,000 dropped mappings return to the starting counts', () => {
+    type Counts = { total: number; small: number; memfd: number; fds: number }
+    const r = fixtureJson<{ before: Counts; peak: Counts; after: Counts; live: number }>('gc-mappings', ['10000'], ['--expose-gc'])
+    expect(r.peak.small).toBeGreaterThanOrEqual(r.before.small + 5000) // they really were live at once
+    expect(r.peak.memfd).toBe(5000)
+    // every one of them is gone: the page-sized VMAs, the memfd mappings, the fds, the registry entries
+    expect({ small: r.after.small, memfd: r.after.memfd, fds: r.after.fds }).toEqual({ small: r.before.small, memfd: 0, fds: r.before.fds })
+    expect(r.live).toBe(0)
+  })
+
+  // The jest worker itself: explicit unmap leaves no trace either.
+  test('map/unmap cycles leave no mapping or fd behind', () => {
+    const maps = mappingCount()
+    const fds = fdCount()
+    for (let i = 0; i < 200; i++) {
+      const m = Memfd.create('cycle', { size: PAGE })
+      const v = m.map({ protection: 'rw' })
+      v.unmap()
+      m.close()
+    }
+    expect(fdCount()).toBe(fds)
+    expect(mappingCount()).toBeLessThanOrEqual(maps + 2) // the V8 heap may grow by a region or two
+  })
+})
