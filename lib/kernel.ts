@@ -3,7 +3,7 @@
  * version (stable kernels carry backports), and a call that a seccomp filter blocks is told apart from
  * a feature the kernel lacks.
  */
-import { closeSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { machine, release } from 'node:os'
 import { errnoName } from './errors'
 import { detectContainer, seccompStatus } from './kernel/container'
@@ -175,7 +175,7 @@ function withMemfd<T>(flags: number, use: (fd: number) => T, orElse: (ret: numbe
   try {
     return use(fd)
   } finally {
-    closeSync(fd)
+    native.close(fd)
   }
 }
 

@@ -3,7 +3,7 @@
  * Size, reads and writes use node:fs on the fd; creation, seals and mappings use the addon.
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  */
-import { closeSync, fstatSync, ftruncateSync, readSync, readlinkSync, Stats, writeSync } from 'node:fs'
+import { fstatSync, ftruncateSync, readSync, readlinkSync, Stats, writeSync } from 'node:fs'
 import { check, invalidArgType, invalidArgValue, MemsealError, outOfRange } from './errors'
 import { fromBuffer, Mapping } from './mapping'
 import { constants, native } from './native'
@@ -82,7 +82,7 @@ function isMemfdDevice(dev: number): boolean {
       try {
         memfdDevices.add(fstatSync(fd).dev)
       } finally {
-        closeSync(fd)
+        native.close(fd)
       }
     }
   }
@@ -129,7 +129,7 @@ export class Memfd {
       if (size !== undefined && size > 0) ftruncateSync(ret, size)
       return new Memfd(ret, name, fstatSync(ret))
     } catch (err) {
-      closeSync(ret)
+      native.close(ret)
       throw err
     }
   }
@@ -267,7 +267,7 @@ export class Memfd {
     } catch {
       return
     }
-    if (stats.dev === this.#dev && stats.ino === this.#ino) closeSync(fd)
+    if (stats.dev === this.#dev && stats.ino === this.#ino) check(native.close(fd), 'close')
   }
 
   [Symbol.dispose](): void {

@@ -74,6 +74,7 @@ export interface Native {
   memfdCreate(name: string | Buffer | null | number, flags: number): number
   fcntl(fd: number, cmd: number, arg?: Len): number
   fallocate(fd: number, mode: number, offset: number, length: number): number
+  close(fd: number): number
   mmap(length: number, prot: number, flags: number, fd: number, offset: number): ArrayBuffer | number
   munmap(buffer: ArrayBuffer): number
   mprotect(buffer: ArrayBuffer, offset: number, length: number, prot: number): number
@@ -82,6 +83,8 @@ export interface Native {
   mremap(buffer: ArrayBuffer, newLength: number, mayMove: boolean): ArrayBuffer | number
   isMapped(buffer: ArrayBuffer): boolean
   liveMappings(): number
+  /** Mapping ArrayBuffers in the whole process whose finalizer has not run yet. */
+  pendingFinalizers(): number
   /** 0 when the access succeeded, else the signal number it raised; -errno if the fork failed. */
   probe(target: Target, offset: number, access: ProbeAccess, value?: number): number
   forkMunmap(target: Target, offset: number, length: Len): number

@@ -46,7 +46,7 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RegionPtr region = RegionOf(info[0]);
   if (!region) return Result(env, -EBADF);
-  long r = UnmapRegion(region);
+  long r = UnmapRegion(env, region);
   if (r == 0) info[0].As<Napi::ArrayBuffer>().Detach();
   return Result(env, r);
 }
@@ -102,7 +102,7 @@ Napi::Value Mremap(const Napi::CallbackInfo& info) {
   int flags = info[2].ToBoolean() ? MREMAP_MAYMOVE : 0;
   void* p = mremap(region->base, region->length, newLength, flags);
   if (p == MAP_FAILED) return Result(env, -errno);
-  ForgetRegion(region);
+  ForgetRegion(env, region);
   info[0].As<Napi::ArrayBuffer>().Detach();
   return WrapRegion(env, static_cast<uint8_t*>(p), newLength);
 }
@@ -117,6 +117,11 @@ Napi::Value LiveMappings(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(RegionCount(info.Env())));
 }
 
+// pendingFinalizers() -> mapping ArrayBuffers not yet finalized (tests that bookkeeping is given back).
+Napi::Value PendingFinalizersJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(PendingFinalizers()));
+}
+
 }  // namespace
 
 void InitMapping(Napi::Env env, Napi::Object exports) {
@@ -129,6 +134,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   exports.Set("mremap", Napi::Function::New(env, Mremap, "mremap"));
   exports.Set("isMapped", Napi::Function::New(env, IsMapped, "isMapped"));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings, "liveMappings"));
+  exports.Set("pendingFinalizers", Napi::Function::New(env, PendingFinalizersJs, "pendingFinalizers"));
 }
 
 }  // namespace memseal

@@ -1,6 +1,7 @@
 // memfd_create(2), fcntl(2) for seals, and fallocate(2): the file-side calls node:fs does not offer.
 // ftruncate, pread/pwrite, fstat, fchmod and close go through node:fs on the same fd in lib/.
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <string>
@@ -58,12 +59,21 @@ Napi::Value Fallocate(const Napi::CallbackInfo& info) {
   return Result(info.Env(), fallocate(fd, mode, offset, length) == 0 ? 0 : -errno);
 }
 
+// close(fd) -> 0 | -errno. memseal closes the fds it creates itself: node:fs tracks descriptors it
+// opened in worker threads and warns about closing any other one.
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return info.Env().Undefined();
+  return Result(info.Env(), close(fd) == 0 ? 0 : -errno);
+}
+
 }  // namespace
 
 void InitMemfd(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
   exports.Set("fcntl", Napi::Function::New(env, Fcntl, "fcntl"));
   exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
 }
 
 }  // namespace memseal

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cerrno>
 #include <mutex>
 #include <unordered_map>
@@ -20,6 +21,15 @@ Registry& registry() {
   return *r;
 }
 
+// Mappings are reported to V8 as external memory, so that dropped ones are collected as their pages add
+// up (otherwise thousands of unreferenced mappings can exhaust vm.max_map_count before a GC runs).
+void Account(napi_env env, Region& region, bool add) {
+  if (region.accounted == add) return;
+  region.accounted = add;
+  int64_t ignored;
+  napi_adjust_external_memory(env, add ? static_cast<int64_t>(region.length) : -static_cast<int64_t>(region.length), &ignored);
+}
+
 // Called with the registry lock held.
 long UnmapLocked(Registry& reg, Region& region) {
   if (!region.mapped) return 0;
@@ -29,12 +39,17 @@ long UnmapLocked(Registry& reg, Region& region) {
   return 0;
 }
 
-void FinalizeRegion(napi_env, void*, void* hint) {
+// ArrayBuffers created and not yet finalized: the bookkeeping (a holder each) that finalizers give back.
+std::atomic<int64_t> g_holders{0};
+
+void FinalizeRegion(napi_env env, void*, void* hint) {
+  g_holders--;
   auto* holder = static_cast<RegionPtr*>(hint);
   Registry& reg = registry();
   {
     std::lock_guard<std::mutex> lock(reg.mutex);
     Region& region = **holder;
+    Account(env, region, false);
     if (region.mapped && UnmapLocked(reg, region) != 0) {
       // A sealed mapping cannot be unmapped (mseal(2)): it lives until the process exits. Forget it so
       // the registry does not grow, and never touch it again.
@@ -70,10 +85,12 @@ Napi::Value WrapRegion(Napi::Env env, uint8_t* base, size_t length) {
   region->mapped = true;
   region->env = env;
   auto* holder = new RegionPtr(region);
+  g_holders++;
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, base, length, FinalizeRegion, holder, &buffer);
   if (status != napi_ok) {
     delete holder;
+    g_holders--;
     munmap(base, length);
     Napi::Error err = Napi::Error::New(env, status == napi_no_external_buffers_allowed
         ? "this runtime forbids external ArrayBuffers, so a mapping cannot be exposed without copying it"
@@ -86,6 +103,7 @@ Napi::Value WrapRegion(Napi::Env env, uint8_t* base, size_t length) {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
   reg.live[reinterpret_cast<uintptr_t>(base)] = region;
+  Account(env, *region, true);
   return Napi::Value(env, buffer);
 }
 
@@ -101,15 +119,18 @@ RegionPtr RegionOf(Napi::Value value) {
   return it->second;
 }
 
-long UnmapRegion(const RegionPtr& region) {
+long UnmapRegion(napi_env env, const RegionPtr& region) {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
-  return UnmapLocked(reg, *region);
+  long r = UnmapLocked(reg, *region);
+  if (r == 0) Account(env, *region, false);
+  return r;
 }
 
-void ForgetRegion(const RegionPtr& region) {
+void ForgetRegion(napi_env env, const RegionPtr& region) {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
+  Account(env, *region, false);
   region->mapped = false;
   reg.live.erase(reinterpret_cast<uintptr_t>(region->base));
 }
@@ -121,6 +142,8 @@ size_t RegionCount(napi_env env) {
   for (const auto& entry : reg.live) n += entry.second->env == env ? 1 : 0;
   return n;
 }
+
+int64_t PendingFinalizers() { return g_holders.load(); }
 
 void InstallRegionCleanup(Napi::Env env) {
   napi_add_env_cleanup_hook(env, ReleaseEnvironment, static_cast<napi_env>(env));

@@ -19,6 +19,7 @@ struct Region {
   uint8_t* base = nullptr;
   size_t length = 0;
   bool mapped = false;   // false once munmapped, moved by mremap, or released at teardown
+  bool accounted = false;  // length reported to V8 as external memory, not yet given back
   napi_env env = nullptr;
 };
 using RegionPtr = std::shared_ptr<Region>;
@@ -32,13 +33,16 @@ RegionPtr RegionOf(Napi::Value value);
 
 // munmap()s a whole region. Returns 0 or -errno; on success the region is marked unmapped and dropped
 // from the registry (the caller detaches the ArrayBuffer).
-long UnmapRegion(const RegionPtr& region);
+long UnmapRegion(napi_env env, const RegionPtr& region);
 
 // Forgets a region whose pages were moved (mremap) without unmapping them.
-void ForgetRegion(const RegionPtr& region);
+void ForgetRegion(napi_env env, const RegionPtr& region);
 
 // Live regions created in this environment (for tests of the finalizer and of teardown).
 size_t RegionCount(napi_env env);
+
+// ArrayBuffers over mappings whose finalizer has not run yet, in the whole process.
+int64_t PendingFinalizers();
 
 // Installs the environment cleanup hook that releases this environment's regions when it is torn down
 // (a worker thread exiting), so a worker's mappings do not outlive it.

@@ -1,0 +1,207 @@
+'use strict'
+// Property-based fuzzing of the public API (fast-check): random call sequences over a small pool of
+// memfds and mappings, with arguments of every wrong type, sign, size and range, in every order (use
+// after close, unmap twice, seal then resize, map beyond the end …). Each call must succeed or throw a
+// typed error; the process must not die; at the end every fd and mapping is released.
+//
+// Runs in its own process: the sequences include mseal, which must never run in a jest worker.
+// Usage: node scripts/fuzz.js [--calls N] [--seed S]     (npm run fuzz = 100,000 calls)
+const fc = require('fast-check')
+const { readdirSync } = require('node:fs')
+const { join } = require('node:path')
+const root = join(__dirname, '..')
+const { Memfd, Mapping, kernel } = require(join(root, 'dist'))
+const { native } = require(join(root, 'dist', 'native'))
+
+const args = process.argv.slice(2)
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? Number(args[i + 1]) : fallback
+}
+const targetCalls = opt('calls', 100000)
+const seed = opt('seed', Date.now() % 2 ** 31)
+const PAGE = native.constants.PAGE_SIZE
+const OPS_PER_RUN = 60
+
+const NODE_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_VALUE'])
+// An outcome is acceptable when it is a success, a Node-coded TypeError/RangeError, a MemsealError, or a
+// SystemError naming its syscall.
+function typed(err) {
+  if (!err || typeof err !== 'object') return false
+  if (NODE_CODES.has(err.code)) return err instanceof TypeError || err instanceof RangeError
+  if (typeof err.code === 'string' && err.code.startsWith('ERR_MEMSEAL_')) return err.name === 'MemsealError'
+  return /^E[A-Z0-9]+$/.test(err.code ?? '') && typeof err.syscall === 'string' && typeof err.errno === 'number'
+}
+
+const junk = fc.oneof(
+  fc.constant(undefined), fc.constant(null), fc.boolean(), fc.string({ maxLength: 6 }), fc.bigInt({ min: -5n, max: 5n }),
+  fc.constant({}), fc.constant([]), fc.constant(NaN), fc.constant(Infinity), fc.constant(-Infinity),
+  fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+)
+const size = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 0, max: 16 * PAGE }) },
+  { weight: 2, arbitrary: fc.constantFrom(0, 1, PAGE - 1, PAGE, PAGE + 1, 2 * PAGE, 64 * 1024) },
+  { weight: 2, arbitrary: fc.constantFrom(-1, -PAGE, 1.5, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 60, Number.MAX_SAFE_INTEGER) },
+  { weight: 1, arbitrary: junk },
+)
+const offset = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 0, max: 8 }).map((n) => n * PAGE) },
+  { weight: 2, arbitrary: fc.integer({ min: -2, max: 8 * PAGE }) },
+  { weight: 1, arbitrary: junk },
+)
+const sealName = fc.constantFrom('seal', 'shrink', 'grow', 'write', 'future-write', 'exec', 'sael', 'WRITE')
+const seals = fc.oneof(fc.array(sealName, { maxLength: 4 }), fc.integer({ min: -1, max: 0x7f }), junk)
+const protection = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('none', 'r', 'rw', 'rx', 'rwx') }, { weight: 1, arbitrary: fc.oneof(fc.constant('w'), junk) })
+const bool = fc.oneof({ weight: 8, arbitrary: fc.boolean() }, { weight: 1, arbitrary: junk })
+const maybe = (arb) => fc.option(arb, { nil: undefined })
+const createOptions = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ sealing: maybe(bool), exec: maybe(bool), cloexec: maybe(bool), size: maybe(size), hugetlb: maybe(fc.constantFrom(true, '2MB', '1GB', '3MB')) }, { requiredKeys: [] }) },
+  { weight: 1, arbitrary: fc.oneof(fc.constant({ seling: true }), junk) },
+)
+const mapOptions = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ protection: maybe(protection), shared: maybe(bool), offset: maybe(offset), length: maybe(size) }, { requiredKeys: [] }) },
+  { weight: 1, arbitrary: fc.oneof(fc.constant({ lenght: PAGE }), junk) },
+)
+const advice = fc.constantFrom('normal', 'random', 'sequential', 'willneed', 'dontneed', 'free', 'remove', 'dontfork', 'dofork',
+  'hugepage', 'nohugepage', 'dontdump', 'dodump', 'wipeonfork', 'keeponfork', 'cold', 'pageout', 'populate-read',
+  'populate-write', 'guard-install', 'guard-remove', 'bogus')
+const slot = fc.integer({ min: 0, max: 3 })
+
+// One call: [name, arguments]. Slots pick an object of the pool (or nothing, if that slot is empty).
+const call = fc.oneof(
+  fc.tuple(fc.constant('create'), fc.oneof(fc.string({ maxLength: 12 }), fc.constant('a'.repeat(250)), junk), createOptions),
+  fc.tuple(fc.constant('from'), fc.oneof(slot, fc.integer({ min: -1, max: 64 }), junk), fc.record({ require: maybe(seals), maxSize: maybe(size) }, { requiredKeys: [] })),
+  fc.tuple(fc.constant('resize'), slot, size),
+  fc.tuple(fc.constant('write'), slot, fc.oneof(fc.uint8Array({ maxLength: 3 * PAGE }), fc.string({ maxLength: 8 }), junk), maybe(offset)),
+  fc.tuple(fc.constant('read'), slot, maybe(fc.oneof(fc.integer({ min: 0, max: 4 * PAGE }), junk)), maybe(offset)),
+  fc.tuple(fc.constant('addSeals'), slot, seals),
+  fc.tuple(fc.constant('getSeals'), slot),
+  fc.tuple(fc.constant('map'), slot, mapOptions),
+  fc.tuple(fc.constant('close'), slot),
+  fc.tuple(fc.constant('anonymous'), size, fc.record({ protection: maybe(protection), shared: maybe(bool) }, { requiredKeys: [] })),
+  fc.tuple(fc.constant('protect'), slot, protection, maybe(offset), maybe(size)),
+  fc.tuple(fc.constant('advise'), slot, advice, maybe(offset), maybe(size)),
+  fc.tuple(fc.constant('mseal'), slot, maybe(offset), maybe(size)),
+  fc.tuple(fc.constant('remap'), slot, size, fc.record({ mayMove: maybe(bool) }, { requiredKeys: [] })),
+  fc.tuple(fc.constant('unmap'), slot),
+  fc.tuple(fc.constant('probe'), slot, fc.oneof(fc.integer({ min: -1, max: 8 * PAGE }), junk), fc.constantFrom('read', 'write', 'exec', 'jump')),
+  fc.tuple(fc.constant('length'), slot),
+)
+
+let calls = 0
+let unexpected = 0
+let sealedLeft = 0
+const outcomes = new Map()
+
+function runSequence(seq) {
+  const memfds = []
+  const maps = []
+  const at = (pool, i) => pool.length ? pool[i % pool.length] : undefined
+  for (const [op, a, b, c, d] of seq) {
+    calls++
+    let label = op
+    try {
+      switch (op) {
+        case 'create': memfds.push(Memfd.create(a, b)); break
+        case 'from': {
+          const fd = typeof a === 'number' && a < 4 && at(memfds, a) && !at(memfds, a).closed ? at(memfds, a).fd : a
+          // only adopt fds we own (a duplicate, so two objects never own one fd)
+          const dup = typeof fd === 'number' && fd >= 0 && memfds.some((m) => !m.closed && m.fd === fd) ? native.fcntl(fd, native.constants.F_DUPFD_CLOEXEC, 0) : -1
+          if (dup >= 0) {
+            try {
+              memfds.push(Memfd.from(dup, b))
+            } catch (err) {
+              require('node:fs').closeSync(dup)
+              throw err
+            }
+          } else if (typeof fd !== 'number' || fd < 0 || !Number.isInteger(fd)) {
+            Memfd.from(fd, b)
+          }
+          break
+        }
+        case 'resize': at(memfds, a)?.resize(b); break
+        case 'write': at(memfds, a)?.write(b, c); break
+        case 'read': at(memfds, a)?.read(b, c); break
+        case 'addSeals': at(memfds, a)?.addSeals(b); break
+        case 'getSeals': { const m = at(memfds, a); if (m) { m.seals; m.sealBits } break }
+        case 'map': { const m = at(memfds, a); if (m) maps.push(m.map(b)); break }
+        case 'close': at(memfds, a)?.close(); break
+        case 'anonymous': maps.push(Mapping.anonymous(a, b)); break
+        case 'protect': at(maps, a)?.protect(b, c, d); break
+        case 'advise': at(maps, a)?.advise(b, c, d); break
+        case 'mseal': at(maps, a)?.seal(b, c); break
+        case 'remap': at(maps, a)?.remap(b, c); break
+        case 'unmap': at(maps, a)?.unmap(); break
+        case 'probe': at(maps, a)?.probe(b, c); break
+        case 'length': {
+          const v = at(maps, a)
+          if (v && !v.mapped && v.buffer.byteLength !== 0) throw Object.assign(new Error('unmapped buffer still has a length'), { code: 'INVARIANT' })
+          break
+        }
+      }
+      label += ':ok'
+    } catch (err) {
+      label += `:${err && err.code}`
+      if (!typed(err)) {
+        unexpected++
+        if (unexpected <= 10) console.error(`untyped outcome of ${op}(${[a, b, c, d].map((x) => { try { return JSON.stringify(x)?.slice(0, 60) } catch { return String(x) } }).join(', ')}):`, err)
+      }
+    }
+    outcomes.set(label, (outcomes.get(label) ?? 0) + 1)
+  }
+  for (const v of maps) {
+    try {
+      v.unmap()
+    } catch (err) {
+      if (err.code !== 'EPERM' || !v.sealed) throw err // only a sealed mapping may refuse
+      sealedLeft++
+    }
+  }
+  for (const m of memfds) m.close()
+}
+
+const fds = () => readdirSync('/proc/self/fd').length
+const fdTargets = () => readdirSync('/proc/self/fd').map((fd) => { try { return require('node:fs').readlinkSync(`/proc/self/fd/${fd}`) } catch { return '?' } })
+kernel.features() // probe once up front so its fds are not counted as the fuzzer's
+void process.stderr.isTTY // libuv opens the terminal again for a TTY stream: let it do so before counting
+const startTargets = fdTargets()
+const startFds = fds()
+const startLive = native.liveMappings()
+const started = Date.now()
+let lastReport = 0
+let round = 0
+while (calls < targetCalls) {
+  fc.assert(
+    fc.property(fc.array(call, { minLength: 1, maxLength: OPS_PER_RUN, size: 'max' }), (seq) => {
+      const before = fds()
+      runSequence(seq)
+      if (fds() !== before) {
+        console.error('fd leak after sequence:', JSON.stringify(seq.map((c) => c[0])))
+        return false
+      }
+      if (process.stderr.isTTY && Date.now() - lastReport > 500) {
+        lastReport = Date.now()
+        process.stderr.write(`\rfuzz: ${calls} calls`)
+      }
+      return true
+    }),
+    { numRuns: 200, seed: seed + round++, endOnFailure: true },
+  )
+}
+if (process.stderr.isTTY) process.stderr.write('\n')
+// sealed mappings stay (mseal), and the pool's others were unmapped, so only sealed ones may be live
+const summary = {
+  seed,
+  calls,
+  unexpected,
+  fdLeak: fds() - startFds,
+  // mseal'd mappings cannot be unmapped (they stay until exit); every other one must be gone
+  liveMappings: native.liveMappings() - startLive,
+  sealedLeft,
+  seconds: (Date.now() - started) / 1000,
+  distinctOutcomes: outcomes.size,
+  top: [...outcomes.entries()].sort((x, y) => y[1] - x[1]).slice(0, 12),
+}
+if (summary.fdLeak) summary.newFds = fdTargets().filter((t) => !startTargets.includes(t))
+console.log(JSON.stringify(summary))
+process.exit(unexpected === 0 && summary.fdLeak === 0 && summary.liveMappings === sealedLeft ? 0 : 1)
