@@ -130,7 +130,7 @@ export class Ctx {
       try {
         fn()
       } catch {
-        // a failed restore must not hide the clause's result; the worker is discarded after pidns runs
+        // a failed restore must not hide the clause's result
       }
     }
     for (const [r, length] of this.#regions.splice(0)) native.raw.munmap(r, 0, length)

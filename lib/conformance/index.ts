@@ -1,0 +1,11 @@
+/** The conformance suite as a library: `check()` runs it and returns the report the CLI prints. */
+export { check, selectClauses } from './runner'
+export type { CheckOptions } from './runner'
+export { exitStatus } from './report'
+export type { Report, ReportEnvironment, DivergenceEntry, Summary } from './report'
+export { formatText } from './reporters/text'
+export { formatJson } from './reporters/json'
+export { formatJunit } from './reporters/junit'
+export { formatTap } from './reporters/tap'
+export { formatMarkdown } from './reporters/markdown'
+export type { Area, Status, Clause, ClauseResult, Observation, Need, Source, KnownBehaviour, DocDivergence } from './types'

@@ -1,0 +1,234 @@
+/**
+ * The conformance runner. It decides skips from what each clause needs and what the kernel and the
+ * environment offer, hands the rest to worker processes (it never runs a clause itself), judges each
+ * observation against the documentation and the recorded history, and builds the report.
+ *
+ * Workers run one clause at a time. A worker that dies in the middle of a clause (a fault, an exit) has
+ * shown what the kernel did: its signal or exit status is that clause's observation, judged like any
+ * other, and a fresh worker takes the rest. Sealed memory a clause leaves behind is fenced off inside
+ * the worker (quarantine.ts). Clauses that work in pid namespaces (isolation 'pidns') start their own
+ * processes and take longest, so one extra worker slot starts on them at once.
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { kernel } from '../kernel'
+import { expectationFor, judge, resultOf, show } from './evaluate'
+import { buildReport, PACKAGE_ROOT, type Report } from './report'
+import { skipReason } from './skip'
+import type { Clause, ClauseResult, KernelFacts, Observation } from './types'
+import { WorkerProcess, type Outcome } from './pool'
+
+export interface CheckOptions {
+  /** Clause id globs ('seal.*', 'mseal.munmap.*'); a pattern without '*' also matches its id prefix + '.'. */
+  only?: string[]
+  /** Also fail on `known`. A run's results do not depend on it: pass it on to exitStatus(report, strict). */
+  strict?: boolean
+  /** Worker processes running clauses in parallel (default 2). */
+  workers?: number
+  /** Per-clause time limit in milliseconds (default 10 000); a clause that exceeds it is `broken`. */
+  timeoutMs?: number
+  /** Called as each result arrives (in completion order), e.g. for progress. */
+  onResult?: (result: ClauseResult, done: number, total: number) => void
+  /**
+   * @internal A module (path to compiled JavaScript) exporting `clauses` to run instead of the catalog.
+   * The runner's own tests use it for clauses that fail on purpose.
+   */
+  clauseModule?: string
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000
+
+/** Where the compiled worker lives: dist/ of this package, also when the runner runs from lib/ under ts-jest. */
+export const WORKER_PATH = join(PACKAGE_ROOT, 'dist', 'conformance', 'worker.js')
+
+/** The catalog, or the clauses of an internal clause module. Loaded on demand: importing memseal stays cheap. */
+export function loadClauses(clauseModule?: string): readonly Clause[] {
+  if (clauseModule) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(clauseModule) as { clauses?: readonly Clause[] }
+    if (!Array.isArray(mod.clauses)) throw new TypeError(`${clauseModule} exports no 'clauses' array`)
+    return mod.clauses
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./clauses') as typeof import('./clauses')).catalog
+}
+
+function globRegExp(glob: string): RegExp {
+  const body = glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')
+  return new RegExp(`^${body}$`)
+}
+
+/** Patterns from repeated and comma-separated --only values. */
+export function splitPatterns(values: readonly string[]): string[] {
+  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean)
+}
+
+/** Whether an id matches one pattern: a '*' glob, or an exact id, or an id prefix ending at a '.'. */
+export function matchesPattern(id: string, pattern: string): boolean {
+  if (pattern.includes('*')) return globRegExp(pattern).test(id)
+  return id === pattern || id.startsWith(`${pattern}.`)
+}
+
+export function selectClauses(clauses: readonly Clause[], only?: readonly string[]): Clause[] {
+  const patterns = splitPatterns(only ?? [])
+  return patterns.length === 0 ? [...clauses] : clauses.filter((c) => patterns.some((p) => matchesPattern(c.id, p)))
+}
+
+/** The kernel and environment facts every decision in a run is made from (features are probed once). */
+export function kernelFacts(): KernelFacts {
+  return { release: kernel.release, version: kernel.version, machine: kernel.machine, features: kernel.features(), environment: kernel.environment() }
+}
+
+/** Judges what a worker reported for one clause. */
+export function resultFromOutcome(clause: Clause, outcome: Outcome, facts: KernelFacts): ClauseResult {
+  const durationMs = Math.round(outcome.durationMs * 1000) / 1000
+  let expected: Observation
+  try {
+    expected = expectationFor(clause, facts)
+  } catch (err) {
+    return resultOf(clause, 'broken', { reason: `expect() threw: ${(err as Error).message}`, durationMs })
+  }
+  const broken = (reason: string): ClauseResult => resultOf(clause, 'broken', { expected: show(expected), reason, durationMs })
+  switch (outcome.kind) {
+    case 'timeout':
+      return broken(`timed out after ${outcome.limitMs / 1000} s; the worker was killed`)
+    case 'fatal':
+      return broken(`the worker failed outside the clause's result: ${outcome.message}`)
+    case 'unavailable':
+      return broken(`no worker could run it: ${outcome.message}`)
+    case 'result':
+      if (outcome.error) {
+        const { name, message } = outcome.error
+        return broken(name === 'SetupError' ? `setup failed: ${message}` : `${name}: ${message}`)
+      }
+      break
+    case 'died':
+      break
+  }
+  const observed: Observation = outcome.kind === 'died'
+    ? outcome.signal ? { signal: outcome.signal } : { exit: outcome.exit ?? -1 }
+    : outcome.observation!
+  const verdict = judge(clause, observed, facts)
+  return resultOf(clause, verdict.status, {
+    expected: show(verdict.expected),
+    observed: show(observed),
+    ...(verdict.known ? { known: { behaviour: verdict.known.behaviour, ref: verdict.known.ref } } : {}),
+    durationMs,
+  })
+}
+
+interface Job {
+  index: number
+  clause: Clause
+}
+
+/**
+ * Hands out workers. Workers are replaced often (after every clause that sealed memory, or died), and a
+ * node process takes tens of milliseconds to start, so once replacement has begun a spare is kept warm.
+ */
+class Spawner {
+  #spare: WorkerProcess | null = null
+  #closed = false
+  constructor(private readonly args: string[]) {}
+
+  take(replacing: boolean): WorkerProcess {
+    const worker = this.#spare ?? new WorkerProcess(WORKER_PATH, this.args)
+    this.#spare = replacing && !this.#closed ? new WorkerProcess(WORKER_PATH, this.args) : null
+    return worker
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    const spare = this.#spare
+    this.#spare = null
+    await spare?.close()
+  }
+}
+
+/**
+ * Runs the jobs on `workers` slots. A slot keeps one worker and replaces it when the worker asks to retire
+ * (a seal it could not fence), dies or times out. Clauses with isolation 'pidns' do their namespace work
+ * in processes they start themselves (lib/conformance/pidns.ts), so they share the workers.
+ */
+async function runJobs(jobs: Job[], workers: number, timeoutMs: number, clauseModule: string | undefined, done: (job: Job, outcome: Outcome) => void): Promise<void> {
+  const shared = jobs.filter((j) => j.clause.isolation !== 'pidns')
+  const isolated = jobs.filter((j) => j.clause.isolation === 'pidns')
+  const spawner = new Spawner(clauseModule ? [clauseModule] : [])
+  let startFailure: string | null = null
+  let startFailures = 0
+
+  const slot = async (queues: Job[][]): Promise<void> => {
+    let worker: WorkerProcess | null = null
+    let replacing = false
+    try {
+      for (;;) {
+        const queue = queues.find((q) => q.length > 0)
+        const job = queue?.shift()
+        if (!job) return
+        if (startFailure !== null) {
+          done(job, { kind: 'unavailable', message: startFailure, durationMs: 0 })
+          continue
+        }
+        const w: WorkerProcess = (worker ??= spawner.take(replacing))
+        try {
+          await w.ready
+        } catch (err) {
+          worker = null
+          if (++startFailures >= 2) startFailure = (err as Error).message
+          queue!.unshift(job)
+          continue
+        }
+        const outcome = await w.run(job.clause.id, timeoutMs)
+        if (outcome.kind !== 'result' || outcome.retire) {
+          void w.close()
+          worker = null
+          replacing = true
+        }
+        done(job, outcome)
+      }
+    } finally {
+      if (worker) await worker.close()
+    }
+  }
+  const slots: Promise<void>[] = []
+  for (let i = 0; i < Math.max(1, workers); i++) slots.push(slot([shared, isolated]))
+  // Namespace clauses start node processes of their own and take longest: one more slot starts on them at
+  // once, so that they overlap with the quick clauses instead of trailing them.
+  if (isolated.length > 0) slots.push(slot([isolated]))
+  await Promise.all(slots)
+  await spawner.close()
+  await WorkerProcess.closeAll()
+}
+
+/**
+ * Runs the conformance suite on this kernel and returns the report that `memseal check --json` prints.
+ * Nothing it runs touches the calling process: clauses run in worker processes that it ends before
+ * it resolves.
+ */
+export async function check(options: CheckOptions = {}): Promise<Report> {
+  const start = performance.now()
+  const clauses = selectClauses(loadClauses(options.clauseModule), options.only)
+  const facts = kernelFacts()
+  const results: ClauseResult[] = new Array(clauses.length)
+  let finished = 0
+  const record = (index: number, result: ClauseResult): void => {
+    results[index] = result
+    finished++
+    options.onResult?.(result, finished, clauses.length)
+  }
+
+  const jobs: Job[] = []
+  clauses.forEach((clause, index) => {
+    const reason = skipReason(clause, facts)
+    if (reason === null) jobs.push({ index, clause })
+    else record(index, resultOf(clause, 'skip', { reason }))
+  })
+  if (jobs.length > 0) {
+    if (!existsSync(WORKER_PATH)) throw new Error(`the conformance worker ${WORKER_PATH} does not exist: run \`npm run build\` first`)
+    await runJobs(jobs, options.workers ?? 2, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.clauseModule, (job, outcome) => {
+      record(job.index, resultFromOutcome(job.clause, outcome, facts))
+    })
+  }
+  return buildReport(facts, results, performance.now() - start)
+}
