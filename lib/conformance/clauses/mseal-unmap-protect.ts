@@ -325,6 +325,10 @@ const mprotectClauses: Clause[] = [
   }),
   clause({
     id: 'mseal.mprotect-partial',
+    divergence: {
+      doc: 'mseal.rst as published for 6.10 and 6.11 (docs.kernel.org/6.11): blocked calls fail with EPERM and "the given memory range is unmodified, i.e. no partial update"; it lists mprotect, pkey_mprotect and the destructive madvise calls as blocked without mentioning partial updates.',
+      kernel: 'Since 6.12 the seal checks run per VMA inside mprotect and madvise, so the VMAs before the sealed one are already changed when EPERM returns; the current mseal.rst says "partial update might happen" (Pedro Falcato, "mm: Optimize mseal checks").',
+    },
     catalog: 'mseal.mprotect-partial.*',
     statement: DOC.partial,
     source: rst('Blocked mm syscall for sealed mapping'),

@@ -570,6 +570,10 @@ export const clauses: Clause[] = [
   }),
   sysctlClause({
     id: 'noexec.sysctl.level1.noflag-no-allow-sealing', catalog: 'sysctl.level1.noflag-no-allow-sealing', since: '6.3',
+    divergence: {
+      doc: 'memfd_create(2): "If the MFD_ALLOW_SEALING flag is not set, the initial set of seals will be F_SEAL_SEAL, meaning that no other seals can be set on the file." (The man page does not mention vm.memfd_noexec or MFD_NOEXEC_SEAL.)',
+      kernel: 'At vm.memfd_noexec >= 1 a call without exec flags is treated as MFD_NOEXEC_SEAL, which implies MFD_ALLOW_SEALING (mfd_noexec.rst): the memfd starts with F_SEAL_EXEC only, and a legacy caller that never asked for sealing gets a sealable memfd (mm/memfd.c).',
+    },
     statement: `${LEVEL1_TEXT} Note: MFD_NOEXEC_SEAL implies MFD_ALLOW_SEALING. (So memfd_create(0) gets F_SEAL_EXEC and no F_SEAL_SEAL: a caller that did not ask for sealing gets a sealable memfd.)`,
     expect: { seals: 0x20 },
     script: `${AT(1)} return create(0, ['seals'])`,
@@ -684,6 +688,10 @@ export const clauses: Clause[] = [
   }),
   sysctlClause({
     id: 'noexec.sysctl.nested.lower-than-parent-einval', catalog: 'sysctl.nested.lower-than-parent-einval', since: '6.3',
+    divergence: {
+      doc: 'mfd_noexec.rst: "The sysctl setting is hierarchical, i.e. during memfd_create, we will search from current ns to root ns and use the most restrictive setting." It gives no errno and does not say that writing a lower value than the parent\'s is refused.',
+      kernel: 'Since 6.6 the handler\'s minimum is the parent\'s value (extra1 = &parent_scope), so a child writing a lower value gets EINVAL (kernel/pid_sysctl.h, 9876cfe8ec1c).',
+    },
     statement: `${HIERARCHY_TEXT} (The document gives no errno for a child writing a lower value than its parent's; the code refuses it with EINVAL.)`,
     expect: { write1: 'EINVAL', write0: 'EINVAL' },
     script: `${AT(2)} return await runInPidns('return { write1: setLevel(1), write0: setLevel(0) }')`,
@@ -708,6 +716,10 @@ export const clauses: Clause[] = [
   }),
   sysctlClause({
     id: 'noexec.sysctl.nested.effective-is-max-of-ancestors', catalog: 'sysctl.nested.effective-is-max-of-ancestors', since: '6.6',
+    divergence: {
+      doc: 'mfd_noexec.rst: the setting is "passed to child namespace at creation time" and "hierarchical … use the most restrictive setting". It does not say that reading vm.memfd_noexec returns the effective value, nor that a parent\'s later change reaches an existing child.',
+      kernel: 'Since 6.6 reads return pidns_memfd_noexec_scope(), the maximum over the namespace and its ancestors, so a parent raising its value after the child was made changes what the child reads and what its memfd_create() does (kernel/pid_sysctl.h).',
+    },
     statement: `${HIERARCHY_TEXT} (The child is made at level 0; then its parent writes 2, and the child's memfd_create() follows the parent.)`,
     expect: { before: 0, after: 2, noflag: { mode: '0666', seals: 0x20 }, exec: { errno: 'EACCES' } },
     history: [{ range: PRE_66_SYSCTL, observed: { before: 0, after: 0, noflag: { mode: '0777', seals: 0 }, exec: { mode: '0777' } }, behaviour: 'Before the hierarchy (6.6), a namespace kept the copy of its parent\'s value made at creation; later parent changes did not reach it.', ref: HIERARCHY_REF }],
@@ -720,6 +732,10 @@ export const clauses: Clause[] = [
   }),
   sysctlClause({
     id: 'noexec.sysctl.own-ns-can-lower-to-parent-level', catalog: 'sysctl.own-ns-can-lower-to-parent-level', since: '6.6',
+    divergence: {
+      doc: 'mfd_noexec.rst describes the values and the hierarchy only; it does not say whether a namespace may lower its own value again.',
+      kernel: 'Since 6.6 a namespace may lower its own value down to its parent\'s (the 6.3 ratchet refused any lowering, even in the initial namespace, so a root-set 1 could never be undone).',
+    },
     statement: 'Not documented in mfd_noexec.rst; since 6.6 the code lets a namespace lower its own value again, down to its parent\'s (only lower than the parent is refused).',
     expect: { raise: 'ok', lower: 'ok', restored: true },
     history: [{ range: PRE_66_SYSCTL, observed: { raise: 'ok', lower: 'EINVAL', restored: false }, behaviour: 'The 6.3 ratchet ("set minimum to current value") refused any lower value in every namespace, including the initial one.', ref: HIERARCHY_REF }],
