@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { machine, release } from 'node:os'
 import { errnoName } from './errors'
-import { detectContainer, seccompStatus } from './kernel/container'
+import { detectContainer, INITIAL_PID_NAMESPACE_INODE, pidNamespaceInode, seccompStatus } from './kernel/container'
 import { constants as C, native, RawRegion } from './native'
 
 export type KernelVersion = [number, number, number]
@@ -60,7 +60,9 @@ export interface Environment {
   seccompFilters: number
   container: string | null
   memfdNoexec: number | null
-  pidNamespace: { inode: string | null; depth: number }
+  /** This process's pid namespace: its link ('pid:[…]'), depth below the /proc mount's namespace (NSpid),
+   * and whether it is the initial one (a container's /proc hides its depth, the inode does not). */
+  pidNamespace: { inode: string | null; depth: number; initial: boolean }
   root: boolean
   capSysAdmin: boolean
   pageSize: number
@@ -144,7 +146,7 @@ function environment(): Environment {
     seccompFilters: seccomp.filters,
     container: container.container ? container.engine ?? 'unknown' : null,
     memfdNoexec: noexec === null ? null : Number(noexec.trim()),
-    pidNamespace: { inode: pidns, depth: Math.max(0, nspid.length - 1) },
+    pidNamespace: { inode: pidns, depth: Math.max(0, nspid.length - 1), initial: pidNamespaceInode() === INITIAL_PID_NAMESPACE_INODE },
     root: process.getuid?.() === 0,
     capSysAdmin: (capEff & (1n << 21n)) !== 0n,
     pageSize: C.PAGE_SIZE,

@@ -78,7 +78,7 @@ if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
   ca_args=(--change 'ENV NODE_EXTRA_CA_CERTS=/usr/local/share/memseal-base/host-ca.crt')
 fi
 chroot "$stage" /bin/sh -c 'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node'
-chroot "$stage" /usr/local/bin/node -e 'process.exit(0)' || die "the copied node does not run inside the tree"
+env -u NODE_EXTRA_CA_CERTS chroot "$stage" /usr/local/bin/node -e 'process.exit(0)' || die "the copied node does not run inside the tree"
 rm -rf "$stage/var/cache/apt/archives/"*.deb "$stage/var/lib/apt/lists/"* 2>/dev/null || true
 
 log "docker import -> $image"

@@ -7,10 +7,7 @@ set -eu
 
 export DEBIAN_FRONTEND=noninteractive
 
-packages="qemu-system-x86 busybox-static cpio xz-utils zstd lz4 gzip ca-certificates"
-case "$(uname -m)" in
-  aarch64) packages="$packages qemu-system-arm" ;;
-esac
+packages="qemu-system-x86 busybox-static xz-utils zstd lz4 gzip debian-archive-keyring"
 
 missing=""
 for p in $packages; do

@@ -29,7 +29,7 @@ afterAll(() => {
 })
 
 test('the tarball holds dist, declarations, prebuilds, native sources, binding.gyp, README, LICENSE only', () => {
-  const allowed = /^(dist\/.+\.(js|mjs|d\.ts|js\.map|d\.ts\.map)|prebuilds\/linux-(x64|arm64)\/[^/]+\.node|native\/[^/]+\.(cc|h)|binding\.gyp|README\.md|LICENSE|package\.json)$/
+  const allowed = /^(dist\/.+\.(js|mjs|d\.ts|js\.map|d\.ts\.map)|dist\/matrix\/matrix-deps\.sh|prebuilds\/linux-(x64|arm64)\/[^/]+\.node|native\/[^/]+\.(cc|h)|binding\.gyp|README\.md|LICENSE|package\.json)$/
   expect(files.filter((f) => !allowed.test(f))).toEqual([])
   for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/index.mjs', 'dist/cli.js', 'binding.gyp', 'native/compat.h',
     `prebuilds/linux-${arch}/memseal.node`, 'README.md', 'LICENSE', 'package.json']) {

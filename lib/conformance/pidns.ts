@@ -38,6 +38,9 @@ function which(name: string): string | null {
 let availability: { ok: boolean; reason?: string } | undefined
 
 /** Whether this process can make private pid namespaces (root, `unshare` present and working). */
+// A namespace script gets at least as long as a clause (MEMSEAL_CLAUSE_TIMEOUT_MS), and 20 s by default.
+const PIDNS_TIMEOUT_MS = Math.max(20_000, Number(process.env.MEMSEAL_CLAUSE_TIMEOUT_MS) || 0)
+
 export function pidnsAvailable(): { ok: boolean; reason?: string } {
   if (availability) return availability
   const unshare = which('unshare')
@@ -162,8 +165,8 @@ export function runInPidns(script: string, args: Json = null, options: PidnsOpti
     let final: { result?: Json; error?: string; setup?: boolean } | undefined
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new Error(`pid namespace script timed out after ${options.timeoutMs ?? 20_000} ms; stderr: ${err.trim()}`))
-    }, options.timeoutMs ?? 20_000)
+      reject(new Error(`pid namespace script timed out after ${options.timeoutMs ?? PIDNS_TIMEOUT_MS} ms; stderr: ${err.trim()}`))
+    }, options.timeoutMs ?? PIDNS_TIMEOUT_MS)
     const onLine = async (line: string): Promise<void> => {
       let msg: { ask?: Json; result?: Json; error?: string; setup?: boolean }
       try {

@@ -132,7 +132,7 @@ const SECCOMP_MODES = ['none', 'strict', 'filter']
 /** One line for people: the environment facts that change what the kernel is allowed to answer. */
 export function environmentText(env: ReportEnvironment): string {
   const seccomp = env.seccomp === 2 ? `filter (${env.seccompFilters} stacked)` : SECCOMP_MODES[env.seccomp] ?? String(env.seccomp)
-  const pidns = env.pidNamespace.depth === 0 ? 'initial' : `nested (depth ${env.pidNamespace.depth})`
+  const pidns = env.pidNamespace.initial ? 'initial' : env.pidNamespace.depth > 0 ? `nested (depth ${env.pidNamespace.depth})` : 'private (not the initial one)'
   const pools = env.hugetlbPools.length === 0
     ? 'none'
     : env.hugetlbPools.map((p) => `${sizeText(p.pageSize)} ${p.free}/${p.total} free`).join(', ')

@@ -37,7 +37,8 @@ export interface CheckOptions {
   clauseModule?: string
 }
 
-const DEFAULT_TIMEOUT_MS = 10_000
+// Per-clause limit; MEMSEAL_CLAUSE_TIMEOUT_MS raises it where everything is slow (a kernel under TCG emulation).
+const DEFAULT_TIMEOUT_MS = Number(process.env.MEMSEAL_CLAUSE_TIMEOUT_MS) || 10_000
 
 /** Where the compiled worker lives: dist/ of this package, also when the runner runs from lib/ under ts-jest. */
 export const WORKER_PATH = join(PACKAGE_ROOT, 'dist', 'conformance', 'worker.js')

@@ -4,7 +4,7 @@
  * from absence by the feature probe, which makes a call that must succeed), or a privilege or resource
  * the machine lacks, with how to provide it.
  */
-import { readFileSync } from 'node:fs'
+import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs'
 import type { FeatureName, FeatureProbe, HugetlbPool } from '../kernel'
 import { seccompAdvice, type ContainerEngine } from '../kernel/container'
 import type { Clause, KernelFacts, Need } from './types'
@@ -107,6 +107,30 @@ function pidnsAvailability(): PidnsAnswer {
   return answer
 }
 
+// Opens and closes /dev/kmsg: reading the kernel log needs it (and CAP_SYSLOG where dmesg_restrict=1).
+function kmsgReason(facts: KernelFacts): string | null {
+  try {
+    closeSync(openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK))
+    return null
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const hint = facts.environment.container ? ` (in a container: --privileged, or --cap-add SYSLOG with /dev/kmsg passed in)` : ''
+    return `needs to read the kernel log: /dev/kmsg cannot be opened (${code})${hint}`
+  }
+}
+
+// access(W_OK) tells a read-only /proc/sys without writing anything: the host's value is never touched.
+function sysctlReason(facts: KernelFacts): string | null {
+  try {
+    accessSync('/proc/sys/vm/memfd_noexec', constants.W_OK)
+    return null
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const hint = facts.environment.container ? ' (the container mounts /proc/sys read-only: --security-opt systempaths=unconfined or --privileged)' : ''
+    return `needs a writable /proc/sys/vm/memfd_noexec inside its private pid namespace: access(W_OK) gives ${code}${hint}`
+  }
+}
+
 function needReason(need: Need, facts: KernelFacts): string | null {
   if (isFeature(need, facts)) {
     const probe = facts.features.probes[need]
@@ -125,6 +149,10 @@ function needReason(need: Need, facts: KernelFacts): string | null {
     }
     case 'x86_64':
       return facts.machine === 'x86_64' ? null : `x86-64 only; this machine is ${facts.machine}`
+    case 'kmsg':
+      return kmsgReason(facts)
+    case 'sysctlWritable':
+      return sysctlReason(facts)
     default:
       return `unknown need '${need as string}'`
   }

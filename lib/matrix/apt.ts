@@ -47,20 +47,20 @@ export class AptRoot {
     writeFileSync(this.config, this.aptConf())
     const stamp = join(this.dir, 'updated')
     if (!force && existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < LIST_MAX_AGE_MS && readdirSync(lists).length > 2) return
-    await run('apt-get', ['update', '-q'], { env: this.env() })
+    await run('apt-get', [...this.opts(), 'update', '-q'], { env: this.env() })
     writeFileSync(stamp, new Date().toISOString())
   }
 
   /** Package names matching an extended regular expression. */
   async search(pattern: string): Promise<string[]> {
-    const r = await run('apt-cache', ['search', '--names-only', pattern], { env: this.env() })
+    const r = await run('apt-cache', [...this.opts(), 'search', '--names-only', pattern], { env: this.env() })
     return r.stdout.split('\n').map((l) => l.split(' - ')[0].trim()).filter((n) => n !== '')
   }
 
   /** The candidate (newest) version of each package that exists; missing names are left out. */
   async show(names: string[]): Promise<PackageInfo[]> {
     if (names.length === 0) return []
-    const r = await run('apt-cache', ['show', '--no-all-versions', ...names], { env: this.env() }).catch((e: Error) => {
+    const r = await run('apt-cache', [...this.opts(), 'show', '--no-all-versions', ...names], { env: this.env() }).catch((e: Error) => {
       throw new Error(`apt-cache show: ${e.message}`)
     })
     return r.stdout.split(/\n\n+/).flatMap((stanza) => {
@@ -71,17 +71,37 @@ export class AptRoot {
     })
   }
 
-  /** Downloads one package version into `dest` (a .deb path) unless it is already there. */
-  async download(pkg: PackageInfo, dest: string): Promise<void> {
+  /**
+   * Downloads one package version into `dest` (a .deb path) unless it is already there.
+   * `onBytes` hears how much has arrived, every few seconds while the download runs.
+   */
+  async download(pkg: PackageInfo, dest: string, onBytes: (bytes: number) => void = () => {}): Promise<void> {
     if (existsSync(dest)) return
     const tmp = `${dest}.partial.d`
     rmSync(tmp, { recursive: true, force: true })
     mkdirSync(tmp, { recursive: true })
-    await run('apt-get', ['download', '-q', `${pkg.name}=${pkg.version}`], { env: this.env(), cwd: tmp })
+    const dirs = [tmp, join(this.dir, 'archives', 'partial')]
+    const arrived = (): number => dirs.flatMap((d) => (existsSync(d) ? readdirSync(d).map((f) => join(d, f)) : []))
+      .reduce((sum, f) => sum + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0)
+    const poll = setInterval(() => onBytes(arrived()), 3000)
+    try {
+      await run('apt-get', [...this.opts(), 'download', '-q', `${pkg.name}=${pkg.version}`], { env: this.env(), cwd: tmp })
+    } finally {
+      clearInterval(poll)
+    }
     const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'))
     if (!deb) throw new Error(`apt-get download ${pkg.name}=${pkg.version} left no .deb`)
     renameSync(join(tmp, deb), dest)
     rmSync(tmp, { recursive: true, force: true })
+  }
+
+  /**
+   * Options given on the command line, where the host's apt.conf.d (read after APT_CONFIG) cannot undo
+   * them: Debian's container images switch the binary package caches off, and every apt-cache call
+   * would then parse all the lists again.
+   */
+  private opts(): string[] {
+    return ['-o', `Dir::Cache::pkgcache=${this.dir}/pkgcache.bin`, '-o', `Dir::Cache::srcpkgcache=${this.dir}/srcpkgcache.bin`]
   }
 
   private env(): NodeJS.ProcessEnv {

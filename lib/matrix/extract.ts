@@ -2,20 +2,21 @@
  * Unpacks kernel packages with `dpkg -x` into the cache (never into the host's /boot or
  * /lib/modules) and finds the pieces the matrix boots: the image, its modules and its release.
  */
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { run } from './exec'
-import { bzImageRelease, extractVmlinux } from './vmlinux'
+import { bzImageRelease, extractVmlinux, isCompleteElf } from './vmlinux'
 import { PreparedKernel } from './types'
 
 /** Unpacks the .debs into `<kernelDir>/root` once; a marker file records a completed unpack. */
 export async function unpackDebs(debs: string[], kernelDir: string): Promise<string> {
   const root = join(kernelDir, 'root')
   const marker = join(kernelDir, 'unpacked')
-  if (existsSync(marker)) return root
+  const list = debs.map((d) => basename(d)).join('\n') + '\n'
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === list) return root
   rmSync(root, { recursive: true, force: true })
   for (const deb of debs) await run('dpkg', ['-x', deb, root])
-  writeFileSync(marker, debs.map((d) => basename(d)).join('\n') + '\n')
+  writeFileSync(marker, list)
   return root
 }
 
@@ -30,12 +31,15 @@ export function findModulesDir(root: string): string | null {
   return null
 }
 
-/** The compressed image inside an unpacked package: `boot/vmlinuz-<release>`. */
+/**
+ * The compressed image inside an unpacked package: `boot/vmlinuz-<release>`, or from 7.x
+ * `usr/lib/modules/<release>/vmlinuz*` beside the modules.
+ */
 export function findImage(root: string): string | null {
-  for (const base of ['boot', 'usr/lib/linux', 'usr/boot']) {
-    const dir = join(root, base)
+  const modulesDir = findModulesDir(root)
+  for (const dir of [join(root, 'boot'), ...(modulesDir ? [modulesDir] : [])]) {
     if (!existsSync(dir)) continue
-    const image = readdirSync(dir).find((f) => /^(vmlinuz|vmlinux|bzImage)/.test(f))
+    const image = readdirSync(dir).find((f) => /^(vmlinuz|vmlinux|bzImage)/.test(f) && statSync(join(dir, f)).isFile())
     if (image) return join(dir, image)
   }
   return null
@@ -48,10 +52,17 @@ export function findImage(root: string): string | null {
 export function prepareImage(image: string, workDir: string, modulesDir: string | null, packages: string[]): PreparedKernel {
   const vmlinux = join(workDir, 'vmlinux')
   const codec = existsSync(vmlinux) ? 'cached' : extractVmlinux(image, vmlinux)
-  const release = (modulesDir ? basename(modulesDir) : null) ?? bzImageRelease(image)
+  const imageRelease = bzImageRelease(image)
+  const modulesRelease = modulesDir ? basename(modulesDir) : null
+  const mismatch = imageRelease && modulesRelease && imageRelease !== modulesRelease
+    ? `the modules are for ${modulesRelease}, the image is ${imageRelease}` : null
+  const note = codec === null
+    ? 'no complete vmlinux could be extracted from the image (truncated, or not a Linux kernel); booted it as it is'
+    : codec === 'none' && !isCompleteElf(image) ? 'the ELF image is incomplete (truncated?)' : null
   return {
-    image: codec === 'none' ? image : codec === null ? image : vmlinux,
-    release,
+    image: codec === 'none' || codec === null ? image : vmlinux,
+    imageNote: [note, mismatch].filter((n) => n !== null).join('; ') || null,
+    release: imageRelease ?? modulesRelease,
     modulesDir,
     packages,
   }

@@ -2,6 +2,7 @@
  * Chooses the Debian packages for a kernel spec (the newest image of the series in its suites) and
  * downloads them into the cache. Packages already downloaded are reused.
  */
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { AptOptions, AptRoot, PackageInfo } from './apt'
 import { cacheSubdir } from './cache'
@@ -10,7 +11,7 @@ import { abiInSeries, DebianSpec, imagePackageAbi, imageSearchPattern } from './
 
 export interface KernelPackages {
   abi: string
-  /** The image package first, then the modules package when Debian splits them (7.x). */
+  /** The image package first, then the modules and base packages when Debian splits them (7.x). */
   packages: PackageInfo[]
 }
 
@@ -34,10 +35,13 @@ export async function resolvePackages(apt: AptRoot, spec: DebianSpec, flavour: s
   const chosen = candidates.find((c) => c.name === newest.name)!
   const packages = [newest]
   if (chosen.split) {
+    // The modules, and the base package that holds modules.builtin (which modules are built in).
     const modulesName = `linux-modules-${chosen.abi}-${flavour}`
-    const [modules] = await apt.show([modulesName])
+    const baseName = `linux-base-${chosen.abi}-${flavour}`
+    const extra = await apt.show([modulesName, baseName])
+    const modules = extra.find((p) => p.name === modulesName)
     if (!modules) throw new Error(`${newest.name} has no ${modulesName} beside it`)
-    packages.push(modules)
+    packages.push(...extra)
   }
   return { abi: chosen.abi, packages }
 }
@@ -57,8 +61,9 @@ export async function fetchKernel(
   const debs: string[] = []
   for (const pkg of resolved.packages) {
     const dest = join(debDir, `${pkg.name}_${pkg.version.replace(/:/g, '%3a')}.deb`)
-    onProgress(`downloading ${pkg.name} ${pkg.version} (${(pkg.size / 1e6).toFixed(0)} MB)`)
-    await apt.download(pkg, dest)
+    const size = `${(pkg.size / 1e6).toFixed(pkg.size < 1e7 ? 1 : 0)} MB`
+    onProgress(existsSync(dest) ? `using cached ${pkg.name} ${pkg.version}` : `downloading ${pkg.name} ${pkg.version} (${size})`)
+    await apt.download(pkg, dest, (bytes) => bytes > 0 && onProgress(`downloading ${pkg.name}: ${(bytes / 1e6).toFixed(0)} of ${size}`))
     debs.push(dest)
   }
   return { ...resolved, debs }

@@ -76,6 +76,7 @@ export function moduleDepends(data: Buffer): string[] {
 export function resolveModules(modulesDir: string, wanted: readonly string[] = NEEDED_MODULES): ModuleFile[] {
   const index = indexModules(modulesDir)
   const builtin = builtinModules(modulesDir)
+  const hasBuiltinList = existsSync(join(modulesDir, 'modules.builtin'))
   const order: ModuleFile[] = []
   const seen = new Set<string>()
   const visit = (raw: string, chain: string[]): void => {
@@ -84,7 +85,9 @@ export function resolveModules(modulesDir: string, wanted: readonly string[] = N
     seen.add(name)
     const path = index.get(name)
     if (!path) {
-      if (builtin.has(name)) return
+      // Without modules.builtin (a bare local kernel), a module that is not there is taken to be built in;
+      // if it is not, the guest says which mount failed.
+      if (builtin.has(name) || !hasBuiltinList) return
       throw new Error(`module ${name} (needed by ${chain.join(' → ') || 'the guest init'}) is neither in ${modulesDir} nor built in`)
     }
     const data = readModule(path)

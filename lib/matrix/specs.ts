@@ -71,6 +71,12 @@ export function parseSpec(text: string): KernelSpec {
   throw new SpecError(`unknown kernel spec "${spec}": use a series (${series}, or any X.Y) or a path ./IMAGE[:MODULES_DIR]`)
 }
 
+/** A short column name: the spec, or a local image's file name. */
+export function specLabel(spec: KernelSpec): string {
+  if (spec.kind === 'debian') return spec.spec
+  return spec.image.replace(/\/+$/, '').split('/').pop() || spec.spec
+}
+
 /** The Debian architecture and kernel flavour for a Node `process.arch`. */
 export function debianArch(arch: string = process.arch): { arch: string; flavour: string } {
   if (arch === 'x64') return { arch: 'amd64', flavour: 'amd64' }
@@ -86,9 +92,11 @@ export function debianArch(arch: string = process.arch): { arch: string; flavour
  */
 export function imagePackageAbi(name: string, flavour: string): { abi: string; split: boolean } | null {
   const f = escapeRe(flavour)
-  const classic = new RegExp(`^linux-image-(\\d[^ ]*?)-${f}-unsigned$`).exec(name)
+  // The ABI has no letters outside its +debNN suffix, so `6.1.0-56-rt` (another flavour) is not one.
+  const abi = '(\\d+\\.\\d+[0-9.]*(?:-\\d+)?(?:[+~][A-Za-z0-9.]+)?)'
+  const classic = new RegExp(`^linux-image-${abi}-${f}-unsigned$`).exec(name)
   if (classic) return { abi: classic[1], split: false }
-  const split = new RegExp(`^linux-binary-unsigned-(\\d[^ ]*?)-${f}$`).exec(name)
+  const split = new RegExp(`^linux-binary-unsigned-${abi}-${f}$`).exec(name)
   if (split) return { abi: split[1], split: true }
   return null
 }

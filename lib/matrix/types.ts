@@ -36,6 +36,8 @@ export type Accel = 'kvm' | 'tcg'
 export interface PreparedKernel {
   /** The ELF vmlinux when it could be extracted (PVH boot), else the bzImage. */
   image: string
+  /** Why the image is booted as it is, when no complete vmlinux came out of it. */
+  imageNote: string | null
   /** The kernel release (`uname -r` inside the guest), when known before booting. */
   release: string | null
   /** `…/lib/modules/<release>`, or null when the kernel comes without modules. */
@@ -55,6 +57,8 @@ export interface KernelTiming {
 /** One column of the matrix: the host or one booted kernel. */
 export interface KernelRun {
   spec: string
+  /** The column name: the spec, or for a local kernel the image's file name. */
+  label: string
   status: RunStatus
   release: string | null
   version: number[] | null
@@ -74,6 +78,8 @@ export interface MatrixReport {
   createdAt: string
   host: { release: string; machine: string }
   accel: { requested: 'auto' | Accel; used: Accel; reason: string }
+  /** Wall-clock time of the whole matrix (kernels are fetched while earlier ones boot). */
+  durationMs: number
   kernels: KernelRun[]
   /** Clause ids in catalogue order, the union over all kernels. */
   clauses: string[]

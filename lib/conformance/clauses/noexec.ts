@@ -28,7 +28,7 @@ const PRE_66_SYSCTL = '<6.4.16 || >=6.5 <6.5.3'
 const HIERARCHY_REF = '9876cfe8ec1c "memfd: replace ratcheting feature from vm.memfd_noexec with hierarchy" (6.6; 6.4.16, 6.5.3)'
 const EXEC_ENFORCED_REF = 'Jeff Xu "mm/memfd: sysctl: fix MEMFD_NOEXEC_SCOPE_NOEXEC_ENFORCED" + 202e14222fad (6.6; 6.4.16, 6.5.3)'
 
-const SYSCTL_NEEDS: Need[] = ['root', 'pidns', 'memfdNoexecSysctl']
+const SYSCTL_NEEDS: Need[] = ['root', 'pidns', 'memfdNoexecSysctl', 'sysctlWritable']
 
 /** memfd_create(MFD_ALLOW_SEALING | MFD_EXEC): the catalog's "memfd(ASX)", mode 0777. */
 function asx(ctx: Ctx): number {
@@ -119,9 +119,9 @@ async function inPidns(script: string, options?: PidnsOptions): Promise<Observat
   return (await runInPidns(script, null, options)) as Observation
 }
 
-function sysctlClause(c: Omit<Clause, 'area' | 'needs' | 'isolation' | 'run' | 'source'> & { section?: string; script: string }): Clause {
-  const { script, section, ...rest } = c
-  return { ...rest, area: 'noexec', needs: SYSCTL_NEEDS, isolation: 'pidns', source: { ...NOEXEC_DOC, section: section ?? 'Sysctl' }, run: () => inPidns(script) }
+function sysctlClause(c: Omit<Clause, 'area' | 'isolation' | 'run' | 'source'> & { section?: string; script: string }): Clause {
+  const { script, section, needs, ...rest } = c
+  return { ...rest, area: 'noexec', needs: [...SYSCTL_NEEDS, ...(needs ?? [])], isolation: 'pidns', source: { ...NOEXEC_DOC, section: section ?? 'Sysctl' }, run: () => inPidns(script) }
 }
 
 /** Sets the new namespace's level; a refusal is a setup failure (e.g. the host's level is higher). */
@@ -290,7 +290,7 @@ export const clauses: Clause[] = [
   },
   {
     id: 'noexec.warn.no-exec-flag-warning-absent', area: 'noexec', catalog: 'mfd.warn.no-exec-flag-warning-absent', since: '6.7',
-    needs: ['root'],
+    needs: ['root', 'kmsg'],
     statement: 'Not documented; 6.3–6.6 logged a once-per-boot warning when memfd_create() was called without MFD_EXEC or MFD_NOEXEC_SEAL, and 6.7 removed it (1717449b4417 "memfd: drop warning for missing exec-related flags"): the kernel log has no such line.',
     source: { ...NOEXEC_DOC, section: 'User API' },
     expect: { warning: false },
@@ -615,6 +615,7 @@ export const clauses: Clause[] = [
   }),
   sysctlClause({
     id: 'noexec.sysctl.level2.mfd-exec-dmesg', catalog: 'sysctl.level2.mfd-exec (+sysctl.level2.mfd-exec-dmesg)', since: '6.6',
+    needs: ['kmsg'],
     statement: `${LEVEL2_TEXT} (Not documented: the code logs "memfd_create() requires MFD_NOEXEC_SEAL with vm.memfd_noexec=2", rate-limited, when it refuses MFD_EXEC.)`,
     expect: { errno: 'EACCES', logged: true },
     history: [{ range: PRE_66_SYSCTL, observed: { mode: '0777', logged: false }, behaviour: 'Before the 6.6 fixes MFD_EXEC was allowed at level 2 and nothing was logged.', ref: EXEC_ENFORCED_REF }],
