@@ -51,45 +51,25 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) {
   return Result(env, r);
 }
 
-// mprotect(buffer, offset, length, prot) -> 0 | -errno
-Napi::Value Mprotect(const Napi::CallbackInfo& info) {
+// The shape of mprotect / madvise / mseal over a mapping: (buffer, offset, length, arg) -> 0 | -errno.
+// The range must lie inside the mapping: these never reach pages that are not ours.
+template <long (*Op)(uint8_t*, size_t, uint64_t)>
+Napi::Value SpanOp(const Napi::CallbackInfo& info) {
   RegionPtr region;
   uint8_t* addr;
   size_t len;
-  int prot;
+  uint64_t arg;
   long r = Span(info, &region, &addr, &len);
   if (info.Env().IsExceptionPending()) return info.Env().Undefined();
   if (r != 0) return Result(info.Env(), r);
-  if (!ArgInt(info, 3, &prot)) return info.Env().Undefined();
-  return Result(info.Env(), mprotect(addr, len, prot) == 0 ? 0 : -errno);
+  if (!ArgU64(info, 3, &arg)) return info.Env().Undefined();
+  return Result(info.Env(), Op(addr, len, arg));
 }
 
-// madvise(buffer, offset, length, advice) -> 0 | -errno
-Napi::Value Madvise(const Napi::CallbackInfo& info) {
-  RegionPtr region;
-  uint8_t* addr;
-  size_t len;
-  int advice;
-  long r = Span(info, &region, &addr, &len);
-  if (info.Env().IsExceptionPending()) return info.Env().Undefined();
-  if (r != 0) return Result(info.Env(), r);
-  if (!ArgInt(info, 3, &advice)) return info.Env().Undefined();
-  return Result(info.Env(), madvise(addr, len, advice) == 0 ? 0 : -errno);
-}
-
-// mseal(buffer, offset, length, flags) -> 0 | -errno. A sealed region can no longer be unmapped, so the
-// finalizer will leave it alone; that is the documented contract of mseal(2).
-Napi::Value Mseal(const Napi::CallbackInfo& info) {
-  RegionPtr region;
-  uint8_t* addr;
-  size_t len;
-  uint64_t flags;
-  long r = Span(info, &region, &addr, &len);
-  if (info.Env().IsExceptionPending()) return info.Env().Undefined();
-  if (r != 0) return Result(info.Env(), r);
-  if (!ArgU64(info, 3, &flags)) return info.Env().Undefined();
-  return Result(info.Env(), SysMseal(addr, len, flags));
-}
+long DoMprotect(uint8_t* a, size_t l, uint64_t prot) { return mprotect(a, l, static_cast<int>(prot)) == 0 ? 0 : -errno; }
+long DoMadvise(uint8_t* a, size_t l, uint64_t advice) { return madvise(a, l, static_cast<int>(advice)) == 0 ? 0 : -errno; }
+// A sealed region can no longer be unmapped, so its finalizer leaves it alone: mseal(2)'s contract.
+long DoMseal(uint8_t* a, size_t l, uint64_t flags) { return SysMseal(a, l, flags); }
 
 // mremap(buffer, newLength, mayMove) -> ArrayBuffer | -errno. The old ArrayBuffer is detached on success
 // and a new one covers the pages at their (possibly new) address.
@@ -128,9 +108,9 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   InstallRegionCleanup(env);
   exports.Set("mmap", Napi::Function::New(env, Mmap, "mmap"));
   exports.Set("munmap", Napi::Function::New(env, Munmap, "munmap"));
-  exports.Set("mprotect", Napi::Function::New(env, Mprotect, "mprotect"));
-  exports.Set("madvise", Napi::Function::New(env, Madvise, "madvise"));
-  exports.Set("mseal", Napi::Function::New(env, Mseal, "mseal"));
+  exports.Set("mprotect", Napi::Function::New(env, SpanOp<DoMprotect>, "mprotect"));
+  exports.Set("madvise", Napi::Function::New(env, SpanOp<DoMadvise>, "madvise"));
+  exports.Set("mseal", Napi::Function::New(env, SpanOp<DoMseal>, "mseal"));
   exports.Set("mremap", Napi::Function::New(env, Mremap, "mremap"));
   exports.Set("isMapped", Napi::Function::New(env, IsMapped, "isMapped"));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings, "liveMappings"));
