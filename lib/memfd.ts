@@ -3,7 +3,7 @@
  * Size, reads and writes use node:fs on the fd; creation, seals and mappings use the addon.
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  */
-import { fstatSync, ftruncateSync, readSync, readlinkSync, Stats, writeSync } from 'node:fs'
+import { fstatSync, ftruncateSync, readSync, readlinkSync, writeSync } from 'node:fs'
 import { check, invalidArgType, invalidArgValue, MemsealError, outOfRange } from './errors'
 import { fromBuffer, Mapping } from './mapping'
 import { constants, native } from './native'
@@ -89,6 +89,24 @@ function isMemfdDevice(dev: number): boolean {
   return memfdDevices.has(dev)
 }
 
+// fstat(2) for the hot paths (create, map, read, size, close): dev, ino and size straight from the addon,
+// without the fs.Stats object (and its four Dates) that fstatSync builds. On failure it asks fstatSync
+// again, so that the error thrown is exactly node:fs's own.
+const DEV = 0
+const INO = 1
+const SIZE = 2
+const statBuffer = new Float64Array(4)
+function quickStat(fd: number): Float64Array {
+  if (native.fstat(fd, statBuffer) < 0) {
+    const stats = fstatSync(fd)
+    statBuffer[DEV] = stats.dev
+    statBuffer[INO] = stats.ino
+    statBuffer[SIZE] = stats.size
+    statBuffer[3] = stats.mode
+  }
+  return statBuffer
+}
+
 function readLink(fd: number): string {
   try {
     return readlinkSync(`/proc/self/fd/${fd}`)
@@ -103,11 +121,11 @@ export class Memfd {
   #ino: number
   readonly name: string
 
-  private constructor(fd: number, name: string, stats: Stats) {
+  private constructor(fd: number, name: string, dev: number, ino: number) {
     this.#fd = fd
     this.name = name
-    this.#dev = stats.dev
-    this.#ino = stats.ino
+    this.#dev = dev
+    this.#ino = ino
   }
 
   /** memfd_create(2) with flags from options (sealing and cloexec on by default), then an optional size. */
@@ -127,7 +145,8 @@ export class Memfd {
     }
     try {
       if (size !== undefined && size > 0) ftruncateSync(ret, size)
-      return new Memfd(ret, name, fstatSync(ret))
+      const stats = quickStat(ret)
+      return new Memfd(ret, name, stats[DEV]!, stats[INO]!)
     } catch (err) {
       native.close(ret)
       throw err
@@ -159,7 +178,7 @@ export class Memfd {
       throw new MemsealError('ERR_MEMSEAL_TOO_LARGE', `fd ${fd} holds ${stats.size} bytes, more than maxSize ${maxSize}`)
     }
     const name = link.replace(/^\/memfd:/, '').replace(/ \(deleted\)$/, '')
-    return new Memfd(fd, name, stats)
+    return new Memfd(fd, name, stats.dev, stats.ino)
   }
 
   #open(syscall: string): number {
@@ -178,7 +197,7 @@ export class Memfd {
 
   /** Current size in bytes (fstat). */
   get size(): number {
-    return fstatSync(this.#open('fstat')).size
+    return quickStat(this.#open('fstat'))[SIZE]!
   }
 
   /** ftruncate(2) to `size` bytes. */
@@ -203,7 +222,7 @@ export class Memfd {
   read(length?: number, offset = 0): Buffer {
     validateInteger(offset, 'offset', 0, MAX_SIZE)
     const fd = this.#open('read')
-    const available = Math.max(0, fstatSync(fd).size - offset)
+    const available = Math.max(0, quickStat(fd)[SIZE]! - offset)
     const len = length === undefined ? available : validateInteger(length, 'length', 0, 0x7fffffff)
     const out = Buffer.allocUnsafe(len)
     let done = 0
@@ -243,7 +262,7 @@ export class Memfd {
     const fd = this.#open('mmap')
     let length = o.length
     if (length === undefined) {
-      length = fstatSync(fd).size - offset
+      length = quickStat(fd)[SIZE]! - offset
       if (length <= 0) throw outOfRange('options.length', '> 0: the memfd is empty from that offset; resize() it or pass a length', length)
     } else {
       validateInteger(length, 'options.length', 1, MAX_SIZE)
@@ -261,13 +280,9 @@ export class Memfd {
     const fd = this.#fd
     if (fd < 0) return
     this.#fd = -1
-    let stats: Stats
-    try {
-      stats = fstatSync(fd)
-    } catch {
-      return
-    }
-    if (stats.dev === this.#dev && stats.ino === this.#ino) check(native.close(fd), 'close')
+    // A failed fstat means the fd is already closed: nothing of ours to close.
+    if (native.fstat(fd, statBuffer) < 0) return
+    if (statBuffer[DEV] === this.#dev && statBuffer[INO] === this.#ino) check(native.close(fd), 'close')
   }
 
   [Symbol.dispose](): void {

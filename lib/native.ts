@@ -65,6 +65,28 @@ export type ConstantName =
   | 'FALLOC_FL_KEEP_SIZE' | 'FALLOC_FL_PUNCH_HOLE' | 'RLIMIT_NOFILE' | 'RLIMIT_CORE'
   | 'PKEY_DISABLE_ACCESS' | 'PKEY_DISABLE_WRITE' | 'SIGSEGV' | 'SIGBUS' | '__NR_mseal' | 'PAGE_SIZE'
 
+/** SCM_RIGHTS descriptor passing and the libuv poller (native/fdpass.cc); lib/fdpass.ts is its only user. */
+export interface FdPassSurface {
+  readonly constants: Readonly<Record<'AF_UNIX' | 'SOCK_STREAM' | 'UV_READABLE' | 'UV_WRITABLE' | 'UV_DISCONNECT' | 'MAX_RECV_FDS' | 'MAX_SEND_FDS', number>>
+  /** AF_UNIX SOCK_STREAM|SOCK_CLOEXEC pair, blocking mode (every call here passes MSG_DONTWAIT). */
+  socketpair(): [number, number] | number
+  /** A bound, listening, non-blocking, close-on-exec socket; a Buffer path starting with NUL is abstract. */
+  listen(path: string | Buffer, backlog: number): number
+  accept(fd: number): number
+  connect(path: string | Buffer): number
+  /** [SO_DOMAIN, SO_TYPE] */
+  socketInfo(fd: number): [number, number] | number
+  /** One sendmsg(MSG_DONTWAIT|MSG_NOSIGNAL); fds travel as SCM_RIGHTS with the first byte. */
+  sendmsg(fd: number, bytes: Uint8Array, fds: readonly number[]): number
+  /** One recvmsg(MSG_DONTWAIT|MSG_CMSG_CLOEXEC) into buffer; truncated = MSG_CTRUNC. */
+  recvmsg(fd: number, buffer: Uint8Array): { bytes: number; fds: number[]; truncated: boolean } | number
+  /** A uv_poll_t on this environment's loop that owns fd (closed after the handle is): opaque, or -errno. */
+  pollOpen(fd: number, callback: (status: number, events: number) => void): unknown
+  pollStart(poll: unknown, events: number): number
+  pollRef(poll: unknown, ref: boolean): number
+  pollClose(poll: unknown): number
+}
+
 /** Probe access codes (native/probe.cc). */
 export const enum ProbeAccess { Read = 0, Write = 1, Exec = 2, Store = 3 }
 
@@ -73,8 +95,12 @@ export interface Native {
   /** name: a string; a Buffer (raw bytes, no terminator added); null (NULL); a number (used as the pointer). */
   memfdCreate(name: string | Buffer | null | number, flags: number): number
   fcntl(fd: number, cmd: number, arg?: Len): number
+  /** fcntl(fd, F_GET_SEALS): the seal bits or -errno (the hot path of Memfd#sealBits). */
+  getSeals(fd: number): number
   fallocate(fd: number, mode: number, offset: number, length: number): number
   close(fd: number): number
+  /** fstat(2) into out: [st_dev, st_ino, st_size, st_mode]; 0 or -errno. For hot paths (no fs.Stats). */
+  fstat(fd: number, out: Float64Array): number
   mmap(length: number, prot: number, flags: number, fd: number, offset: number): ArrayBuffer | number
   munmap(buffer: ArrayBuffer): number
   mprotect(buffer: ArrayBuffer, offset: number, length: number, prot: number): number
@@ -91,7 +117,13 @@ export interface Native {
   /** Exit status of the executed program, 128 + signal, or -errno when execveat(2) failed. */
   execveat(fd: number, argv: string[]): number
   readonly raw: RawSurface
+  readonly fdpass: FdPassSurface
 }
 
 export const native = nodeGypBuild(join(__dirname, '..')) as Native
-export const constants = native.constants
+/**
+ * A frozen plain copy of the addon's constants. The addon builds its object with ~80 property stores, so
+ * V8 keeps it in dictionary mode and every `constants.X` on a hot path is a hash lookup (a LoadIC miss);
+ * the copy has fast properties that optimised code reads as a constant.
+ */
+export const constants: Native['constants'] = Object.freeze({ ...native.constants })

@@ -116,6 +116,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMapping(env, exports);
   InitProbe(env, exports);
   InitRaw(env, exports);
+  InitFdPass(env, exports);
   return exports;
 }
 

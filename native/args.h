@@ -17,10 +17,19 @@ inline bool Fail(const Napi::CallbackInfo& info, size_t i, const char* what) {
 }
 
 // An integer from a Number (safe integer) or a BigInt (any 64-bit pattern, for raw lengths such as
-// SIZE_MAX that the conformance suite passes to the kernel on purpose).
+// SIZE_MAX that the conformance suite passes to the kernel on purpose). Numbers are the hot path: one
+// napi_get_value_double both tests the type and reads the value (napi_typeof is only asked when it fails).
 inline bool ArgU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
   *out = 0;
   Napi::Value v = info[i];
+  double d;
+  if (napi_get_value_double(info.Env(), v, &d) == napi_ok) {
+    if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0) {
+      return Fail(info, i, "a safe integer");
+    }
+    *out = d < 0 ? static_cast<uint64_t>(static_cast<int64_t>(d)) : static_cast<uint64_t>(d);
+    return true;
+  }
   if (v.IsBigInt()) {
     bool lossless = false;
     *out = v.As<Napi::BigInt>().Uint64Value(&lossless);
@@ -29,13 +38,7 @@ inline bool ArgU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
     *out = static_cast<uint64_t>(s);
     return lossless || Fail(info, i, "a 64-bit integer");
   }
-  if (!v.IsNumber()) return Fail(info, i, "a number or bigint");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0) {
-    return Fail(info, i, "a safe integer");
-  }
-  *out = d < 0 ? static_cast<uint64_t>(static_cast<int64_t>(d)) : static_cast<uint64_t>(d);
-  return true;
+  return Fail(info, i, "a number or bigint");
 }
 
 inline bool ArgI64(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
@@ -47,9 +50,8 @@ inline bool ArgI64(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
 
 inline bool ArgInt(const Napi::CallbackInfo& info, size_t i, int* out) {
   *out = 0;
-  Napi::Value v = info[i];
-  if (!v.IsNumber()) return Fail(info, i, "a number");
-  double d = v.As<Napi::Number>().DoubleValue();
+  double d;
+  if (napi_get_value_double(info.Env(), info[i], &d) != napi_ok) return Fail(info, i, "a number");
   if (!std::isfinite(d) || std::floor(d) != d || d < -2147483648.0 || d > 4294967295.0) {
     return Fail(info, i, "a 32-bit integer");
   }
@@ -57,7 +59,16 @@ inline bool ArgInt(const Napi::CallbackInfo& info, size_t i, int* out) {
   return true;
 }
 
-inline Napi::Number Result(Napi::Env env, long r) { return Napi::Number::New(env, static_cast<double>(r)); }
+// Syscall results are small integers: napi_create_int32 gives V8 a Smi directly.
+inline Napi::Value Result(Napi::Env env, long r) {
+  napi_value value;
+  if (r >= INT32_MIN && r <= INT32_MAX) {
+    napi_create_int32(env, static_cast<int32_t>(r), &value);
+  } else {
+    napi_create_double(env, static_cast<double>(r), &value);
+  }
+  return Napi::Value(env, value);
+}
 
 }  // namespace memseal
 

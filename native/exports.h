@@ -11,6 +11,7 @@ void InitMemfd(Napi::Env env, Napi::Object exports);      // memfd.cc: memfd_cre
 void InitMapping(Napi::Env env, Napi::Object exports);    // mapping.cc: mmap family over ArrayBuffers
 void InitProbe(Napi::Env env, Napi::Object exports);      // probe.cc: forked fault probe and exec probe
 void InitRaw(Napi::Env env, Napi::Object exports);        // raw.cc: address-space surgery for test children
+void InitFdPass(Napi::Env env, Napi::Object exports);     // fdpass.cc: SCM_RIGHTS over AF_UNIX, uv_poll
 
 }  // namespace memseal
 

@@ -46,14 +46,14 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RegionPtr region = RegionOf(info[0]);
   if (!region) return Result(env, -EBADF);
-  long r = UnmapRegion(env, region);
+  long r = UnmapRegion(region);
   if (r == 0) info[0].As<Napi::ArrayBuffer>().Detach();
   return Result(env, r);
 }
 
 // The shape of mprotect / madvise / mseal over a mapping: (buffer, offset, length, arg) -> 0 | -errno.
 // The range must lie inside the mapping: these never reach pages that are not ours.
-template <long (*Op)(uint8_t*, size_t, uint64_t)>
+template <long (*Op)(const RegionPtr&, uint8_t*, size_t, uint64_t)>
 Napi::Value SpanOp(const Napi::CallbackInfo& info) {
   RegionPtr region;
   uint8_t* addr;
@@ -63,13 +63,22 @@ Napi::Value SpanOp(const Napi::CallbackInfo& info) {
   if (info.Env().IsExceptionPending()) return info.Env().Undefined();
   if (r != 0) return Result(info.Env(), r);
   if (!ArgU64(info, 3, &arg)) return info.Env().Undefined();
-  return Result(info.Env(), Op(addr, len, arg));
+  return Result(info.Env(), Op(region, addr, len, arg));
 }
 
-long DoMprotect(uint8_t* a, size_t l, uint64_t prot) { return mprotect(a, l, static_cast<int>(prot)) == 0 ? 0 : -errno; }
-long DoMadvise(uint8_t* a, size_t l, uint64_t advice) { return madvise(a, l, static_cast<int>(advice)) == 0 ? 0 : -errno; }
-// A sealed region can no longer be unmapped, so its finalizer leaves it alone: mseal(2)'s contract.
-long DoMseal(uint8_t* a, size_t l, uint64_t flags) { return SysMseal(a, l, flags); }
+long DoMprotect(const RegionPtr&, uint8_t* a, size_t l, uint64_t prot) {
+  return mprotect(a, l, static_cast<int>(prot)) == 0 ? 0 : -errno;
+}
+long DoMadvise(const RegionPtr&, uint8_t* a, size_t l, uint64_t advice) {
+  return madvise(a, l, static_cast<int>(advice)) == 0 ? 0 : -errno;
+}
+// A sealed region can no longer be unmapped (mseal(2)'s contract): mark it, so that its finalizer and the
+// teardown hook leave it alone instead of collecting an EPERM from munmap.
+long DoMseal(const RegionPtr& region, uint8_t* a, size_t l, uint64_t flags) {
+  long r = SysMseal(a, l, flags);
+  if (r == 0 && l > 0) MarkSealed(region);
+  return r;
+}
 
 // mremap(buffer, newLength, mayMove) -> ArrayBuffer | -errno. The old ArrayBuffer is detached on success
 // and a new one covers the pages at their (possibly new) address.
@@ -82,7 +91,7 @@ Napi::Value Mremap(const Napi::CallbackInfo& info) {
   int flags = info[2].ToBoolean() ? MREMAP_MAYMOVE : 0;
   void* p = mremap(region->base, region->length, newLength, flags);
   if (p == MAP_FAILED) return Result(env, -errno);
-  ForgetRegion(env, region);
+  ForgetRegion(region);
   info[0].As<Napi::ArrayBuffer>().Detach();
   return WrapRegion(env, static_cast<uint8_t*>(p), newLength);
 }

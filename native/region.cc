@@ -21,15 +21,6 @@ Registry& registry() {
   return *r;
 }
 
-// Mappings are reported to V8 as external memory, so that dropped ones are collected as their pages add
-// up (otherwise thousands of unreferenced mappings can exhaust vm.max_map_count before a GC runs).
-void Account(napi_env env, Region& region, bool add) {
-  if (region.accounted == add) return;
-  region.accounted = add;
-  int64_t ignored;
-  napi_adjust_external_memory(env, add ? static_cast<int64_t>(region.length) : -static_cast<int64_t>(region.length), &ignored);
-}
-
 // Called with the registry lock held.
 long UnmapLocked(Registry& reg, Region& region) {
   if (!region.mapped) return 0;
@@ -42,15 +33,14 @@ long UnmapLocked(Registry& reg, Region& region) {
 // ArrayBuffers created and not yet finalized: the bookkeeping (a holder each) that finalizers give back.
 std::atomic<int64_t> g_holders{0};
 
-void FinalizeRegion(napi_env env, void*, void* hint) {
+void FinalizeRegion(napi_env, void*, void* hint) {
   g_holders--;
   auto* holder = static_cast<RegionPtr*>(hint);
   Registry& reg = registry();
   {
     std::lock_guard<std::mutex> lock(reg.mutex);
     Region& region = **holder;
-    Account(env, region, false);
-    if (region.mapped && UnmapLocked(reg, region) != 0) {
+    if (region.mapped && (region.sealed || UnmapLocked(reg, region) != 0)) {
       // A sealed mapping cannot be unmapped (mseal(2)): it lives until the process exits. Forget it so
       // the registry does not grow, and never touch it again.
       region.mapped = false;
@@ -70,7 +60,7 @@ void ReleaseEnvironment(void* arg) {
       ++it;
       continue;
     }
-    munmap(region.base, region.length);  // sealed ones stay mapped; nothing else can be done for them
+    if (!region.sealed) munmap(region.base, region.length);  // sealed ones stay mapped until exit
     region.mapped = false;
     it = reg.live.erase(it);
   }
@@ -103,7 +93,6 @@ Napi::Value WrapRegion(Napi::Env env, uint8_t* base, size_t length) {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
   reg.live[reinterpret_cast<uintptr_t>(base)] = region;
-  Account(env, *region, true);
   return Napi::Value(env, buffer);
 }
 
@@ -119,18 +108,21 @@ RegionPtr RegionOf(Napi::Value value) {
   return it->second;
 }
 
-long UnmapRegion(napi_env env, const RegionPtr& region) {
+long UnmapRegion(const RegionPtr& region) {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
-  long r = UnmapLocked(reg, *region);
-  if (r == 0) Account(env, *region, false);
-  return r;
+  return UnmapLocked(reg, *region);
 }
 
-void ForgetRegion(napi_env env, const RegionPtr& region) {
+void MarkSealed(const RegionPtr& region) {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
-  Account(env, *region, false);
+  region->sealed = true;
+}
+
+void ForgetRegion(const RegionPtr& region) {
+  Registry& reg = registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
   region->mapped = false;
   reg.live.erase(reinterpret_cast<uintptr_t>(region->base));
 }

@@ -19,7 +19,7 @@ struct Region {
   uint8_t* base = nullptr;
   size_t length = 0;
   bool mapped = false;   // false once munmapped, moved by mremap, or released at teardown
-  bool accounted = false;  // length reported to V8 as external memory, not yet given back
+  bool sealed = false;     // mseal(2)ed through this region: munmap can only fail with EPERM from now on
   napi_env env = nullptr;
 };
 using RegionPtr = std::shared_ptr<Region>;
@@ -33,10 +33,14 @@ RegionPtr RegionOf(Napi::Value value);
 
 // munmap()s a whole region. Returns 0 or -errno; on success the region is marked unmapped and dropped
 // from the registry (the caller detaches the ArrayBuffer).
-long UnmapRegion(napi_env env, const RegionPtr& region);
+long UnmapRegion(const RegionPtr& region);
+
+// Records a successful mseal(2) of (part of) the region. The kernel refuses to unmap any range that holds a
+// sealed VMA, so the finalizer and the teardown hook stop asking it to (they would only collect EPERM).
+void MarkSealed(const RegionPtr& region);
 
 // Forgets a region whose pages were moved (mremap) without unmapping them.
-void ForgetRegion(napi_env env, const RegionPtr& region);
+void ForgetRegion(const RegionPtr& region);
 
 // Live regions created in this environment (for tests of the finalizer and of teardown).
 size_t RegionCount(napi_env env);
