@@ -48,6 +48,15 @@ export type MemsealErrorCode =
   | 'ERR_MEMSEAL_SEALS_MISSING'
   | 'ERR_MEMSEAL_TOO_LARGE'
   | 'ERR_MEMSEAL_PROBE'
+  | 'ERR_MEMSEAL_NO_FD'
+  | 'ERR_MEMSEAL_TOO_MANY_FDS'
+  | 'ERR_MEMSEAL_EXECUTABLE'
+  | 'ERR_MEMSEAL_EMPTY'
+  | 'ERR_MEMSEAL_SIZE_MISMATCH'
+  | 'ERR_MEMSEAL_BAD_MESSAGE'
+  | 'ERR_MEMSEAL_MESSAGE_TOO_LARGE'
+  | 'ERR_MEMSEAL_CHANNEL_CLOSED'
+  | 'ERR_MEMSEAL_NOT_SOCKET'
 
 /** memseal's own errors: the condition is not a failed syscall but a broken promise of the API. */
 export class MemsealError extends Error {
