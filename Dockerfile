@@ -31,7 +31,7 @@ RUN nodedir="$(node -p "require('path').resolve(process.execPath, '..', '..')")"
  && npm run build:native --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY lib ./lib
-COPY scripts/esm-wrapper.js ./scripts/
+COPY scripts/esm-wrapper.js scripts/matrix-deps.sh ./scripts/
 # --ignore-scripts runs the named script without npm's pre/post hooks (e.g. "prebuild", which makes prebuilt binaries).
 RUN npm run compile --ignore-scripts
 # What the runtime stage copies from here: the package, the addon and a launcher.
