@@ -1,0 +1,56 @@
+'use strict'
+// The receiving process. The parent drives it over the IPC channel; the data itself comes over:
+//   memseal  a sealed memfd received on fd 3 (a socketpair end), verified, mapped read-only
+//   pipe     the child's stdin (a Node 'pipe' stdio, which libuv makes an AF_UNIX socketpair)
+//   devshm   a file in /dev/shm, named in the IPC message, read into a buffer
+// After reading every byte it answers { sum }.
+const { closeSync, openSync, readSync } = require('node:fs')
+const { FdChannel } = require('../../dist/fdpass')
+const { receiveShared } = require('../../dist/share')
+const { sum } = require('./data')
+
+const buffers = new Map() // one receive buffer per size, reused across rounds
+const bufferOf = (size) => {
+  if (!buffers.has(size)) buffers.set(size, Buffer.allocUnsafe(size))
+  return buffers.get(size)
+}
+
+let channel
+async function memseal() {
+  channel ??= FdChannel.adopt(3)
+  for (;;) {
+    const { mapping } = await receiveShared(channel, { maxSize: 1 << 30 })
+    process.send({ sum: sum(mapping.buffer) })
+    mapping.unmap() // clean-up after the answer, as the other methods keep their buffer
+  }
+}
+
+let pipeTarget // { buffer, filled }
+process.stdin.on('data', (chunk) => {
+  const t = pipeTarget
+  chunk.copy(t.buffer, t.filled)
+  t.filled += chunk.length
+  if (t.filled === t.buffer.length) {
+    pipeTarget = undefined
+    process.send({ sum: sum(t.buffer) })
+  }
+})
+
+process.on('message', (msg) => {
+  if (msg.mode === 'memseal') {
+    memseal().catch((err) => process.send({ error: err.code || String(err) }))
+    process.send({ ready: true })
+  } else if (msg.mode === 'pipe') {
+    pipeTarget = { buffer: bufferOf(msg.size), filled: 0 }
+    process.send({ ready: true })
+  } else if (msg.mode === 'devshm') {
+    const buffer = bufferOf(msg.size)
+    const fd = openSync(msg.path, 'r')
+    let done = 0
+    while (done < msg.size) done += readSync(fd, buffer, done, msg.size - done, done)
+    closeSync(fd)
+    process.send({ sum: sum(buffer) })
+  } else if (msg.mode === 'exit') {
+    process.exit(0)
+  }
+})
