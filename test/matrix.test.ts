@@ -4,7 +4,8 @@
  * table. One test boots a real Debian kernel under qemu when MEMSEAL_MATRIX_TEST=1.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { gzipSync } from 'node:zlib'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AccelChooser } from '../lib/matrix/accel'
@@ -18,10 +19,12 @@ import { matrixMain, matrixPassed, runMatrix, uniqueLabels } from '../lib/matrix
 import { buildInitramfs, isStaticElf } from '../lib/matrix/initramfs'
 import { moduleDepends, resolveModules } from '../lib/matrix/modules'
 import { BootResult, qemuArgs } from '../lib/matrix/qemu'
-import { abiInSeries, imagePackageAbi, parseSpec, SpecError, specLabel } from '../lib/matrix/specs'
+import { abiInSeries, imagePackageAbi, parseSpec, SpecError, specArch, specLabel } from '../lib/matrix/specs'
+import { guestCommand, stageGuestPackage } from '../lib/matrix/guest-package'
+import { finishRoot, GUEST_PACKAGE_DIR } from '../lib/matrix/userland'
 import { buildCells, cellText, renderJson, renderMarkdown } from '../lib/matrix/table'
 import { GuestReport, GuestResult, KernelRun, MatrixReport } from '../lib/matrix/types'
-import { extractVmlinux, isCompleteElf } from '../lib/matrix/vmlinux'
+import { bannerRelease, extractArm64Image, extractVmlinux, isArm64Image, isCompleteElf } from '../lib/matrix/vmlinux'
 
 const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
@@ -515,6 +518,123 @@ describe('outcomes', () => {
   test('versionOfRelease', () => {
     expect(versionOfRelease('6.12.117+deb13-amd64')).toEqual([6, 12, 117])
     expect(versionOfRelease('7.3-amd64')).toEqual([7, 3, 0])
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------
+// Other architectures (arm64 guests on an x86-64 host)
+
+describe('arm64 guests', () => {
+  // `ARCH:` before any spec names the guest's architecture; the rest parses as before.
+  test.each`
+    text                 | expected
+    ${'arm64:6.1'}       | ${{ kind: 'debian', spec: 'arm64:6.1', series: '6.1', suites: ['bookworm', 'bookworm-security'], arch: 'arm64' }}
+    ${'aarch64:newest'}  | ${{ kind: 'debian', spec: 'aarch64:newest', series: null, suites: ['sid'], arch: 'arm64' }}
+    ${'amd64:6.12'}      | ${{ kind: 'debian', spec: 'amd64:6.12', series: '6.12', suites: ['trixie', 'trixie-security'], arch: 'amd64' }}
+    ${'arm64:./Image:/m'} | ${{ kind: 'local', spec: 'arm64:./Image:/m', image: './Image', modules: '/m', arch: 'arm64' }}
+  `('$text', ({ text, expected }) => {
+    expect(parseSpec(text)).toEqual(expected)
+  })
+
+  test.each(['sparc:6.1', 'arm64:', 'arm64:bookworm'])('"%s" is refused', (text) => {
+    expect(() => parseSpec(text)).toThrow(SpecError)
+  })
+
+  // The column says which architecture; a spec without one is the host's.
+  test('labels and architecture', () => {
+    expect(specLabel(parseSpec('arm64:6.1'))).toBe('6.1 arm64')
+    expect(specLabel(parseSpec('arm64:./k/Image'))).toBe('Image arm64')
+    expect(specArch(parseSpec('arm64:6.1'), 'x64')).toBe('arm64')
+    expect(specArch(parseSpec('6.1'), 'x64')).toBe('amd64')
+  })
+
+  // Usage errors in the architecture exit 2 like any other.
+  test('matrixMain refuses an unknown architecture', async () => {
+    const write = jest.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    try {
+      expect(await matrixMain(['--kernel', 'mips:6.1'])).toBe(2)
+    } finally {
+      write.mockRestore()
+    }
+  })
+
+  // The virt machine with a PL011 console; the shared root is the userland, not the host's /.
+  test('qemu arguments', () => {
+    const args = qemuArgs({ image: '/k/Image', initrd: '/k/i.cpio', accel: 'tcg', arch: 'arm64', rootDir: '/c/userland/root', projectDir: '/c/pkg', workDir: '/w', initTimeoutMs: 1, timeoutMs: 1 }, '/w/out')
+    const line = args.join(' ')
+    expect(line).toContain('-accel tcg,thread=multi -cpu max,pauth-impdef=on -machine virt')
+    expect(args[args.indexOf('-append') + 1]).toMatch(/^console=ttyAMA0 /)
+    expect(args.filter((_, i) => args[i - 1] === '-fsdev')).toEqual([
+      'local,id=hostroot,path=/c/userland/root,security_model=none,multidevs=remap,readonly=on',
+      'local,id=project,path=/c/pkg,security_model=none,multidevs=remap,readonly=on',
+      'local,id=out,path=/w/out,security_model=none,multidevs=remap',
+    ])
+    expect(line).not.toContain('earlyprintk')
+  })
+
+  // Debian's arm64 vmlinuz is a gzip'ed Image; the Image is recognised by its magic at 0x38.
+  test('Image extraction', () => {
+    const image = Buffer.alloc(4096)
+    image.write('ARM\x64', 0x38, 'latin1')
+    image.write('Linux version 6.1.0-56-arm64 (debian-kernel@lists.debian.org) #1 SMP', 1024, 'latin1')
+    expect(isArm64Image(image)).toBe(true)
+    const vmlinuz = join(scratch, 'vmlinuz-arm64')
+    writeFileSync(vmlinuz, gzipSync(image))
+    const dest = join(scratch, 'Image')
+    expect(extractArm64Image(vmlinuz, dest)).toBe('gzip')
+    expect(readFileSync(dest)).toEqual(image)
+    expect(bannerRelease(dest)).toBe('6.1.0-56-arm64')
+    expect(extractArm64Image(dest, join(scratch, 'Image2'))).toBe('none')
+    writeFileSync(join(scratch, 'not-image'), gzipSync(Buffer.alloc(4096)))
+    expect(extractArm64Image(join(scratch, 'not-image'), join(scratch, 'Image3'))).toBeNull()
+    expect(existsSync(join(scratch, 'Image3'))).toBe(false)
+  })
+
+  // The guest gets the package as npm would install it: its prebuild, never the tree's build/.
+  test('staged package', () => {
+    const project = join(scratch, 'project')
+    for (const d of ['dist', 'build/Release', 'prebuilds/linux-arm64', 'prebuilds/linux-x64', 'node_modules/node-gyp-build']) mkdirSync(join(project, d), { recursive: true })
+    writeFileSync(join(project, 'package.json'), '{"name":"memseal"}')
+    writeFileSync(join(project, 'dist', 'cli.js'), '')
+    writeFileSync(join(project, 'build', 'Release', 'memseal.node'), 'x64')
+    writeFileSync(join(project, 'prebuilds', 'linux-x64', 'memseal.node'), 'x64')
+    writeFileSync(join(project, 'node_modules', 'node-gyp-build', 'package.json'), '{"name":"node-gyp-build","main":"index.js"}')
+    writeFileSync(join(project, 'node_modules', 'node-gyp-build', 'index.js'), '')
+    const dest = join(scratch, 'staged')
+    expect(() => stageGuestPackage(project, 'arm64', dest)).toThrow(/prebuilds\/linux-arm64.*npm run prebuild/)
+    writeFileSync(join(project, 'prebuilds', 'linux-arm64', 'memseal.node'), 'arm64')
+    const staged = stageGuestPackage(project, 'arm64', dest)
+    expect(staged).toBe(dest)
+    expect(existsSync(join(staged, 'build'))).toBe(false)
+    expect(existsSync(join(staged, 'prebuilds', 'linux-x64'))).toBe(false)
+    expect(readFileSync(join(staged, 'prebuilds', 'linux-arm64', 'memseal.node'), 'utf8')).toBe('arm64')
+    expect(existsSync(join(staged, 'node_modules', 'node-gyp-build', 'index.js'))).toBe(true)
+    expect(existsSync(join(staged, 'dist', 'cli.js'))).toBe(true)
+  })
+
+  // The host's node means nothing in the userland root; its own node runs the command.
+  test('guest command', () => {
+    expect(guestCommand(['/opt/node20/bin/node', 'dist/cli.js', 'check', '--json'], '/opt/node20/bin/node')).toEqual(['/usr/bin/node', 'dist/cli.js', 'check', '--json'])
+    expect(guestCommand(['node', '-p', '1'], '/x/node')).toEqual(['/usr/bin/node', '-p', '1'])
+    expect(guestCommand(['/bin/true'], '/x/node')).toEqual(['/bin/true'])
+  })
+
+  // The root is read-only in the guest: /bin/sh and every mount point must exist beforehand.
+  test('userland root', () => {
+    const root = join(scratch, 'userland')
+    mkdirSync(join(root, 'bin'), { recursive: true })
+    finishRoot(root)
+    expect(readlinkSync(join(root, 'bin', 'sh'))).toBe('dash')
+    for (const d of ['proc', 'sys', 'dev', 'tmp', 'run', 'var/tmp', GUEST_PACKAGE_DIR.slice(1)]) expect(existsSync(join(root, d))).toBe(true)
+    finishRoot(root)
+  })
+
+  // The slower emulated guest asks the suite for a longer per-clause limit.
+  test('init environment', () => {
+    const init = initScript({ modules: [], projectDir: GUEST_PACKAGE_DIR, command: ['/usr/bin/node', 'dist/cli.js'], env: { MEMSEAL_CLAUSE_TIMEOUT_MS: '120000' } })
+    expect(init).toContain('MEMSEAL_CLAUSE_TIMEOUT_MS=120000')
+    expect(init).not.toContain('MEMSEAL_CLAUSE_TIMEOUT_MS=60000')
+    expect(init).toContain("cd /opt/memseal && exec /usr/bin/node dist/cli.js")
   })
 })
 

@@ -72,6 +72,18 @@ export class AptRoot {
   }
 
   /**
+   * The packages `names` need to run, themselves included: the recursive Depends and Pre-Depends
+   * closure, without recommendations. Virtual names (`<…>`) are left out; every alternative of an
+   * `a | b` dependency is listed, which costs a few extra packages and never a missing one.
+   */
+  async dependsClosure(names: string[]): Promise<string[]> {
+    const r = await run('apt-cache', [...this.opts(), 'depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts',
+      '--no-breaks', '--no-replaces', '--no-enhances', ...names], { env: this.env() })
+    const found = r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith(' ') && !l.startsWith('<')).map((l) => l.trim().replace(/:[a-z0-9]+$/, ''))
+    return [...new Set(found)].sort()
+  }
+
+  /**
    * Downloads one package version into `dest` (a .deb path) unless it is already there.
    * `onBytes` hears how much has arrived, every few seconds while the download runs.
    */

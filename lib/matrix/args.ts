@@ -11,7 +11,9 @@ inside it, and prints one table of clauses x kernels (the host's own run is the 
   --kernel SPEC     a Debian kernel series (5.10, 6.1, 6.12, any X.Y in sid/experimental),
                     sid|newest (the newest kernel Debian offers), experimental, or a local kernel
                     ./IMAGE[:MODULES_DIR] or an unpacked package directory. Repeatable.
-                    Default: 5.10 6.1 6.12 newest.
+                    ARCH:SPEC boots another architecture: arm64:6.1 runs Debian's arm64 kernel
+                    under qemu-system-aarch64 (TCG) in a Debian arm64 userland, with the package's
+                    prebuilds/linux-arm64 addon (npm run prebuild). Default: 5.10 6.1 6.12 newest.
   --json FILE       write the matrix as JSON ('-' for stdout)
   --markdown FILE   write the matrix as Markdown ('-' for stdout; the default when no output is named)
   --accel MODE      auto (KVM when a guest really boots with it, else TCG), kvm or tcg. Default auto.
@@ -20,8 +22,8 @@ inside it, and prints one table of clauses x kernels (the host's own run is the 
   --cache DIR       where packages and kernels are kept (default $MEMSEAL_CACHE, $XDG_CACHE_HOME/memseal
                     or ~/.cache/memseal)
   --refresh         refresh the Debian package lists even if they are recent
-  --install-deps    first install qemu, busybox-static and the decompressors with apt-get
-                    (scripts/matrix-deps.sh; needs root or sudo)
+  --install-deps    first install qemu (qemu-system-arm too for arm64 kernels), busybox-static and
+                    the decompressors with apt-get (scripts/matrix-deps.sh; needs root or sudo)
   --command CMD     the command run in each guest and on the host, split on spaces
                     (default: node dist/cli.js check --json)
 

@@ -16,8 +16,9 @@ import { runOnHost } from './host'
 import { findBusybox } from './initramfs'
 import { Prepared, prepareKernel } from './prepare'
 import { ProgressSink, silentProgress, stderrProgress } from './progress'
-import { boot, BootResult, qemuBinary } from './qemu'
-import { debianArch, parseSpec, specLabel } from './specs'
+import { archProfile, isNativeArch } from './guest-arch'
+import { boot, BootResult } from './qemu'
+import { debianArch, GuestArch, parseSpec, specArch, specLabel } from './specs'
 import { buildCells, clauseOrder, renderJson, renderMarkdown, summaryLine } from './table'
 import { Accel, KernelRun, MatrixReport } from './types'
 
@@ -56,15 +57,22 @@ export function defaultCommand(): string[] {
   return [process.execPath, 'dist/cli.js', 'check', '--json']
 }
 
-/** What the matrix needs on the host; each missing tool is named with the package that has it. */
-export function missingTools(): string[] {
+/**
+ * What the matrix needs on the host to boot guests of `arches`; each missing tool is named with
+ * the package that has it.
+ */
+export function missingTools(arches: readonly GuestArch[] = ['amd64']): string[] {
   const missing: string[] = []
-  const need: [string, string][] = [[qemuBinary(), 'qemu-system-x86'], ['apt-get', 'apt'], ['dpkg', 'dpkg'], ['xz', 'xz-utils'], ['zstd', 'zstd']]
+  const qemus = [...new Set(arches)].map((a): [string, string] => [archProfile(a).qemu, archProfile(a).qemuPackage])
+  const need: [string, string][] = [...qemus, ['apt-get', 'apt'], ['dpkg', 'dpkg'], ['xz', 'xz-utils'], ['zstd', 'zstd']]
   for (const [cmd, pkg] of need) if (!haveCommand(cmd)) missing.push(`${cmd} (${pkg})`)
-  try {
-    findBusybox()
-  } catch {
-    missing.push('busybox (busybox-static)')
+  // Only an x86-64 guest's initramfs takes the host's busybox; an arm64 one takes Debian's arm64 busybox-static.
+  if (arches.includes('amd64')) {
+    try {
+      findBusybox()
+    } catch {
+      missing.push('busybox (busybox-static)')
+    }
   }
   return missing
 }
@@ -77,9 +85,11 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const timeoutMs = options.timeoutMs ?? 300_000
   const initTimeoutMs = Math.min(options.initTimeoutMs ?? 120_000, timeoutMs)
   const specs = options.kernels.map(parseSpec)
-  // The boot path (PVH ELF kernels on the pc machine) is x86-64's; arm64 would need its own.
-  if (process.arch !== 'x64') throw new Error(`memseal matrix boots x86-64 kernels only; this host is ${process.arch}`)
-  const { arch, flavour } = debianArch()
+  // x86-64 guests share the host's root, so they need an x86-64 host; arm64 guests bring their own
+  // root and run under emulation anywhere.
+  const arches = specs.map((spec) => specArch(spec))
+  const badArch = arches.find((a) => a === 'amd64' && !isNativeArch(a))
+  if (badArch) throw new Error(`memseal matrix boots x86-64 kernels on an x86-64 host only; this host is ${process.arch}`)
   const chooser = new AccelChooser(options.accel ?? 'auto')
   const kernels: KernelRun[] = []
   const started = Date.now()
@@ -91,6 +101,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const prepared: Promise<Prepared | Error>[] = []
   specs.forEach((spec, i) => {
     const previous = prepared[i - 1] ?? Promise.resolve(null)
+    const { arch, flavour } = debianArch(archProfile(arches[i]).nodeArch)
     prepared.push(previous.then(() => prepareKernel(spec, {
       cacheDir, arch, flavour, refresh: options.refresh, projectDir, command, onProgress: say(i),
       mirror: process.env.MEMSEAL_DEBIAN_MIRROR, securityMirror: process.env.MEMSEAL_DEBIAN_SECURITY_MIRROR,
@@ -116,7 +127,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
       continue
     }
     const { result, accel } = await bootWithChooser(kernel, chooser, {
-      projectDir, workDir, timeoutMs, initTimeoutMs, say: say(i),
+      workDir, timeoutMs, initTimeoutMs, say: say(i),
     })
     const run = runFromBoot({
       spec: spec.spec, label: labels[i], imageNote: kernel.imageNote, release: kernel.release, packages: kernel.packages, accel,
@@ -141,19 +152,22 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
 async function bootWithChooser(
   kernel: Prepared,
   chooser: AccelChooser,
-  o: { projectDir: string; workDir: string; timeoutMs: number; initTimeoutMs: number; say: (m: string) => void },
+  o: { workDir: string; timeoutMs: number; initTimeoutMs: number; say: (m: string) => void },
 ): Promise<{ result: BootResult; accel: Accel }> {
-  const plan = chooser.plan()
+  // A foreign-architecture guest is emulated whatever the host's KVM can do, and says nothing about it.
+  const native = isNativeArch(kernel.arch)
+  const plan: Accel[] = native ? chooser.plan() : ['tcg']
   for (const [n, accel] of plan.entries()) {
-    o.say(`booting ${kernel.release ?? kernel.image} under ${accel.toUpperCase()}`)
+    o.say(`booting ${kernel.release ?? kernel.image} under ${accel.toUpperCase()}${native ? '' : ` (${kernel.arch} emulated)`}`)
     const result = await boot({
-      image: kernel.image, initrd: kernel.initrd, accel, projectDir: o.projectDir, workDir: o.workDir,
-      initTimeoutMs: chooser.initTimeoutFor(accel, o.initTimeoutMs), timeoutMs: o.timeoutMs,
+      image: kernel.image, initrd: kernel.initrd, accel, projectDir: kernel.projectDir, workDir: o.workDir,
+      arch: kernel.arch, rootDir: kernel.rootDir ?? undefined,
+      initTimeoutMs: native ? chooser.initTimeoutFor(accel, o.initTimeoutMs) : o.initTimeoutMs, timeoutMs: o.timeoutMs,
       onEvent: (event, at) => o.say(event === 'init' ? `reached /init after ${(at / 1000).toFixed(1)} s` : 'running the suite'),
     })
     const reached = result.initMs !== null
     const last = lastLines(result.console, 1).replace(/^\[qemu\] /, '').trim() || `ended: ${result.end}`
-    chooser.observe(accel, reached, last)
+    if (native) chooser.observe(accel, reached, last)
     if (reached || n === plan.length - 1) return { result, accel }
     o.say(`${accel.toUpperCase()} did not reach /init (${last}); trying ${plan[n + 1].toUpperCase()}`)
   }
@@ -178,9 +192,10 @@ function write(target: string, text: string): void {
 /** `memseal matrix …`; returns the exit status. */
 export async function matrixMain(argv: string[]): Promise<number> {
   let args
+  let arches: GuestArch[]
   try {
     args = parseArgs(argv)
-    args.kernels.forEach(parseSpec)
+    arches = [...new Set(args.kernels.map((k) => specArch(parseSpec(k))))]
   } catch (e) {
     process.stderr.write(`memseal matrix: ${(e as Error).message}\n\n${USAGE}\n`)
     return 2
@@ -193,12 +208,13 @@ export async function matrixMain(argv: string[]): Promise<number> {
     // The compiled package carries the script next to this file (dist/matrix); a source tree has it in scripts/.
     const shipped = join(__dirname, 'matrix-deps.sh')
     const script = existsSync(shipped) ? shipped : join(projectRoot(), 'scripts', 'matrix-deps.sh')
-    if (spawnSync('sh', [script], { stdio: ['ignore', 'inherit', 'inherit'] }).status !== 0) {
+    // The script installs qemu for each guest architecture named (x86-64 always).
+    if (spawnSync('sh', [script, ...arches.filter((a) => a !== 'amd64')], { stdio: ['ignore', 'inherit', 'inherit'] }).status !== 0) {
       process.stderr.write(`memseal matrix: ${script} failed\n`)
       return 1
     }
   }
-  const missing = missingTools()
+  const missing = missingTools(arches)
   if (missing.length > 0) {
     process.stderr.write(`memseal matrix: missing ${missing.join(', ')}; run with --install-deps (Debian/Ubuntu) or install them\n`)
     return 1

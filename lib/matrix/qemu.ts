@@ -7,7 +7,9 @@
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { archProfile } from './guest-arch'
 import { MARK_EXIT, MARK_FAIL, MARK_INIT, MARK_RUN, TAG_HOST_ROOT, TAG_OUT, TAG_PROJECT } from './guest-init'
+import { GuestArch } from './specs'
 import { Accel } from './types'
 
 export interface BootOptions {
@@ -15,6 +17,10 @@ export interface BootOptions {
   initrd: string
   accel: Accel
   projectDir: string
+  /** The guest's architecture; default amd64 (x86-64). */
+  arch?: GuestArch
+  /** The root shared as the guest's `/`: the host's own by default, or a foreign userland root. */
+  rootDir?: string
   /** Directory under which a fresh out share is made (and removed afterwards). */
   workDir: string
   /** Milliseconds to reach the guest's /init. */
@@ -59,15 +65,13 @@ export function qemuArgs(o: BootOptions, outDir: string): string[] {
     '-fsdev', `local,id=${id},path=${path},security_model=none,multidevs=remap${readonly ? ',readonly=on' : ''}`,
     '-device', `virtio-9p-pci,fsdev=${id},mount_tag=${id}`,
   ]
-  const accel = o.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max']
-  // earlyprintk lets the setup code report on the serial port too, before the console exists.
-  const append = ['console=ttyS0', 'earlyprintk=serial,ttyS0,115200', 'panic=-1', 'loglevel=4', 'rdinit=/init', 'mitigations=off', 'tsc=reliable', 'random.trust_cpu=on']
+  const profile = archProfile(o.arch ?? 'amd64')
   return [
-    ...accel,
-    '-machine', 'pc', '-smp', String(o.smp ?? 2), '-m', o.memory ?? '2G',
+    ...profile.machineArgs(o.accel),
+    '-smp', String(o.smp ?? 2), '-m', o.memory ?? '2G',
     '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
-    '-kernel', o.image, '-initrd', o.initrd, '-append', append.join(' '),
-    ...fsdev(TAG_HOST_ROOT, '/', true),
+    '-kernel', o.image, '-initrd', o.initrd, '-append', profile.append.join(' '),
+    ...fsdev(TAG_HOST_ROOT, o.rootDir ?? '/', true),
     ...fsdev(TAG_PROJECT, o.projectDir, true),
     ...fsdev(TAG_OUT, outDir, false),
   ]
@@ -85,7 +89,7 @@ export function boot(o: BootOptions): Promise<BootResult> {
   let pending = ''
 
   return new Promise((resolve) => {
-    const child = spawn(o.qemu ?? qemuBinary(), qemuArgs(o, outDir), { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(o.qemu ?? archProfile(o.arch ?? 'amd64').qemu, qemuArgs(o, outDir), { stdio: ['pipe', 'pipe', 'pipe'] })
     const kill = (why: BootEnd): void => {
       end = why
       child.kill('SIGKILL')

@@ -3,6 +3,8 @@
  * (`5.10`, `6.1`, `6.12`), `sid`/`newest` for the newest kernel Debian's archive offers,
  * `experimental`, any other `X.Y` series looked up in sid and experimental, or a local kernel
  * image with its modules (`IMAGE[:MODULES_DIR]`, or an unpacked package directory).
+ * An architecture prefix (`arm64:6.1`, `arm64:./Image`) boots a kernel of another architecture
+ * under emulation; without one the guest has the host's architecture.
  */
 
 export interface DebianSpec {
@@ -13,6 +15,8 @@ export interface DebianSpec {
   series: string | null
   /** Debian suites searched, e.g. `bookworm`, `bookworm-security`. */
   suites: string[]
+  /** The guest's Debian architecture when the spec names one (`arm64:6.1`); absent: the host's. */
+  arch?: GuestArch
 }
 
 export interface LocalSpec {
@@ -22,9 +26,19 @@ export interface LocalSpec {
   image: string
   /** `…/lib/modules/<release>`; null to look beside the image or to boot without modules. */
   modules: string | null
+  arch?: GuestArch
 }
 
 export type KernelSpec = DebianSpec | LocalSpec
+
+/** Debian architectures the matrix can boot. */
+export type GuestArch = 'amd64' | 'arm64'
+
+/** Names accepted before the colon of a spec, for each architecture. */
+export const ARCH_ALIASES: Readonly<Record<string, GuestArch>> = {
+  amd64: 'amd64', x64: 'amd64', x86_64: 'amd64', 'x86-64': 'amd64',
+  arm64: 'arm64', aarch64: 'arm64',
+}
 
 /** Series whose Debian release is known: the suite where that series is the stable kernel. */
 export const KNOWN_SERIES: Readonly<Record<string, readonly string[]>> = {
@@ -51,9 +65,20 @@ export class SpecError extends Error {
   readonly code = 'ERR_MEMSEAL_MATRIX_SPEC'
 }
 
-/** Parses one `--kernel` argument. A spec naming a file path is recognised by a `/` or `.` prefix. */
+/**
+ * Parses one `--kernel` argument. A spec naming a file path is recognised by a `/` or `.` prefix;
+ * `ARCH:` before either form names the guest's architecture.
+ */
 export function parseSpec(text: string): KernelSpec {
-  const spec = text.trim()
+  const whole = text.trim()
+  const prefix = /^([A-Za-z0-9_-]+):(.*)$/.exec(whole)
+  if (prefix && !/^[/.~]/.test(whole)) {
+    const arch = ARCH_ALIASES[prefix[1].toLowerCase()]
+    if (!arch) throw new SpecError(`unknown architecture "${prefix[1]}" in kernel spec "${whole}": use ${Object.keys(ARCH_ALIASES).join(', ')}`)
+    if (prefix[2].trim() === '') throw new SpecError(`kernel spec "${whole}" names an architecture but no kernel`)
+    return { ...parseSpec(prefix[2]), spec: whole, arch }
+  }
+  const spec = whole
   if (spec === '') throw new SpecError('empty kernel spec')
   const known = KNOWN_SERIES[spec]
   if (known) return { kind: 'debian', spec, series: spec, suites: [...known] }
@@ -71,10 +96,15 @@ export function parseSpec(text: string): KernelSpec {
   throw new SpecError(`unknown kernel spec "${spec}": use a series (${series}, or any X.Y) or a path ./IMAGE[:MODULES_DIR]`)
 }
 
-/** A short column name: the spec, or a local image's file name. */
+/** A short column name: the spec, or a local image's file name; an architecture follows (`6.1 arm64`). */
 export function specLabel(spec: KernelSpec): string {
-  if (spec.kind === 'debian') return spec.spec
-  return spec.image.replace(/\/+$/, '').split('/').pop() || spec.spec
+  const base = spec.kind === 'debian' ? spec.spec.replace(/^[^:/.~]+:/, '') : spec.image.replace(/\/+$/, '').split('/').pop() || spec.spec
+  return spec.arch ? `${base} ${spec.arch}` : base
+}
+
+/** The guest architecture of a spec: the one it names, else the host's. */
+export function specArch(spec: KernelSpec, hostArch: string = process.arch): GuestArch {
+  return spec.arch ?? (debianArch(hostArch).arch as GuestArch)
 }
 
 /** The Debian architecture and kernel flavour for a Node `process.arch`. */

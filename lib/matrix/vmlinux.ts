@@ -80,3 +80,50 @@ export function bzImageRelease(image: string): string | null {
   const text = data.toString('latin1', offset, end)
   return /^\S+/.exec(text)?.[0] ?? null
 }
+
+/** An arm64 `Image` carries `ARM\x64` at offset 0x38 (Documentation/arch/arm64/booting.rst). */
+export function isArm64Image(data: Buffer): boolean {
+  return data.length >= 0x40 && data.readUInt32LE(0x38) === 0x644d5241
+}
+
+/**
+ * Writes the raw arm64 Image inside `image` (a gzip'ed `Image.gz`, or any codec above) to `dest`
+ * and returns the codec it was held in (`none` when it already is an Image, as Debian's arm64
+ * vmlinuz is: an EFI-stub Image), or null when no Image comes out of it (then qemu gets the file
+ * as it is).
+ */
+export function extractArm64Image(image: string, dest: string): string | null {
+  const data = readFileSync(image)
+  if (isArm64Image(data)) return 'none'
+  for (const codec of CODECS) {
+    if (!data.subarray(0, codec.magic.length).equals(codec.magic)) continue
+    const tmp = `${dest}.partial`
+    const out = openSync(tmp, 'w')
+    try {
+      runSync(codec.command, codec.args, { input: data, stdio: ['pipe', out, 'ignore'], maxBuffer: 1 << 30 })
+    } finally {
+      closeSync(out)
+    }
+    const head = Buffer.alloc(0x40)
+    const fd = openSync(tmp, 'r')
+    try {
+      readSync(fd, head, 0, 0x40, 0)
+    } finally {
+      closeSync(fd)
+    }
+    if (isArm64Image(head)) {
+      renameSync(tmp, dest)
+      return codec.name
+    }
+    rmSync(tmp, { force: true })
+  }
+  return null
+}
+
+/** The release in a kernel's `Linux version 6.1.0-44-arm64 (…)` banner, for images without a setup header. */
+export function bannerRelease(image: string): string | null {
+  const data = readFileSync(image)
+  const at = data.indexOf('Linux version ')
+  if (at < 0) return null
+  return /^Linux version (\S+)/.exec(data.toString('latin1', at, at + 200))?.[1] ?? null
+}
