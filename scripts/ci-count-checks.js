@@ -1,6 +1,7 @@
 'use strict'
 // Turns a check script's log ("ok  …" / "FAIL …" lines) and exit status into a *.checks.json for
-// ci-summary.js. A failing script that printed no FAIL line still counts as one failure.
+// ci-summary.js. A failing script that printed no FAIL line still counts as one failure, a passing one
+// that printed no "ok" line as one check passed.
 // Usage: node scripts/ci-count-checks.js NAME LOG STATUS OUT.json
 const { readFileSync, writeFileSync } = require('node:fs')
 const [name, log, status, out] = process.argv.slice(2)
@@ -13,4 +14,6 @@ try {
 const passed = (text.match(/^ok {2}/gm) || []).length
 let failed = (text.match(/^FAIL /gm) || []).length
 if (Number(status) !== 0 && failed === 0) failed = 1
-writeFileSync(out, JSON.stringify({ name, passed, failed, skipped: 0 }))
+const ok = Number(status) === 0 && failed === 0
+const counted = ok && passed === 0 ? 1 : passed // a passing script without per-check lines is one check
+writeFileSync(out, JSON.stringify({ name, passed: counted, failed, skipped: 0 }))

@@ -11,6 +11,7 @@ command -v cc >/dev/null || need+=(gcc)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v getconf >/dev/null || need+=(libc-bin)
 command -v strace >/dev/null || need+=(strace)
+command -v valgrind >/dev/null || need+=(valgrind)
 if [ "${#need[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || { echo "missing ${need[*]} and not root: install them first" >&2; exit 1; }
   apt-get update -qq

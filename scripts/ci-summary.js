@@ -8,17 +8,21 @@ const dir = process.argv[2] || '.ci-out'
 let passed = 0
 let failed = 0
 let skipped = 0
-const jestFile = join(dir, 'jest.json')
-if (existsSync(jestFile)) {
-  const r = JSON.parse(readFileSync(jestFile, 'utf8'))
-  console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped (${r.numTotalTestSuites} files, ${r.numFailedTestSuites} failed)`)
+// jest.json is the README's test command; NAME.jest.json are other jest runs (e.g. under ASan).
+const jestReports = ['jest.json', ...readdirSync(dir).filter((f) => f.endsWith('.jest.json')).sort()]
+for (const file of jestReports) {
+  const name = file === 'jest.json' ? 'jest' : `jest (${file.replace(/\.jest\.json$/, '')})`
+  if (!existsSync(join(dir, file))) {
+    console.log(`${name}: no report (the test command did not get to run jest)`)
+    failed += 1
+    continue
+  }
+  const r = JSON.parse(readFileSync(join(dir, file), 'utf8'))
+  console.log(`${name}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped (${r.numTotalTestSuites} files, ${r.numFailedTestSuites} failed)`)
   passed += r.numPassedTests
   failed += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0)
   skipped += r.numPendingTests
   if (r.numTotalTests === 0) failed += 1 // a run that ran nothing is a failure
-} else {
-  console.log('jest: no report (the test command did not get to run jest)')
-  failed += 1
 }
 for (const name of readdirSync(dir).filter((f) => f.endsWith('.checks.json')).sort()) {
   const r = JSON.parse(readFileSync(join(dir, name), 'utf8'))

@@ -4,6 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 export const ROOT = join(__dirname, '..', '..')
+/** Under AddressSanitizer (npm run test:asan) everything, fork above all, is several times slower. */
+export const SLOW = process.env.MEMSEAL_SANITIZER ? 5 : 1
 export const FIXTURES = join(ROOT, 'test', 'fixtures')
 
 export interface CaughtError extends Error {
@@ -48,7 +50,7 @@ export function runFixture(name: string, args: string[] = [], nodeArgs: string[]
   return spawnSync(process.execPath, [...nodeArgs, join(FIXTURES, `${name}.js`), ...args], {
     encoding: 'utf8',
     env: { ...process.env, MEMSEAL_ROOT: ROOT },
-    timeout: 60_000,
+    timeout: 60_000 * SLOW,
   })
 }
 
