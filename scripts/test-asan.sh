@@ -15,6 +15,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cxx=${CXX:-g++}
 work=${MEMSEAL_ASAN_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/memseal-asan.XXXXXX")}
+# Readable by everyone: some clauses run node as an unprivileged user (uid 65534) from this tree.
+chmod 755 "$work"
 tree=$work/tree
 logs=$work/reports
 started=$(date +%s)
