@@ -7,7 +7,7 @@ import { errnoName } from '../../errors'
 import type { RawRegion, Target } from '../../native'
 import type { Ctx } from '../ctx'
 import { SetupError } from '../ctx'
-import type { Clause, Json, Source } from '../types'
+import type { Clause, Json, Observation, Source } from '../types'
 
 export const MSEAL_URL = 'https://docs.kernel.org/userspace-api/mseal.html'
 
@@ -53,6 +53,30 @@ export function clause(spec: Spec): Clause {
 }
 
 /** The result of one call as a compact fact: 0 for success, the errno name otherwise. */
+/** mseal.rst's section on the calls a seal blocks. */
+export const BLOCKED = 'Blocked mm syscall for sealed mapping'
+
+/**
+ * A refused clause (seal=true) and its control (seal=false) from one scenario, as mseal_test.c runs each
+ * test with seal=false and seal=true.
+ */
+export function pair(
+  ids: [string, string],
+  spec: { catalog?: string; statement: string; section?: string; refused: Observation; allowed: Observation },
+  scenario: (ctx: Ctx, sealed: boolean) => Observation,
+): Clause[] {
+  return [true, false].map((sealed, i) =>
+    clause({
+      id: ids[i]!,
+      ...(spec.catalog ? { catalog: spec.catalog } : {}),
+      statement: sealed ? spec.statement : `Control for ${ids[0]}: the same calls on mappings that were never sealed succeed.`,
+      source: rst(spec.section ?? BLOCKED),
+      expect: sealed ? spec.refused : spec.allowed,
+      run: (ctx) => scenario(ctx, sealed),
+    }),
+  )
+}
+
 export function res(ret: number): Json {
   return ret >= 0 ? 0 : errnoName(ret)
 }

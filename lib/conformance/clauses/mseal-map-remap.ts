@@ -7,30 +7,13 @@ import type { Clause, Observation } from '../types'
 import type { Ctx } from '../ctx'
 import { outcome } from '../ctx'
 import { errnoName } from '../../errors'
-import { DOC, anon, clause, perms, rst, seal, unmap } from './mseal-common'
+import { BLOCKED, DOC, anon, clause, perms, rst, seal, pair, unmap } from './mseal-common'
 
-const BLOCKED = 'Blocked mm syscall for sealed mapping'
 const MREMAP_STATEMENT =
   `${DOC.blocked} The first set of syscalls to block is munmap, mremap, mmap. They can either leave an empty space ` +
   'in the address space, therefore allowing replacement with a new mapping with new set of attributes, or can ' +
   'overwrite the existing mapping with another mapping.'
 
-function pair(
-  ids: [string, string],
-  spec: { catalog?: string; statement: string; refused: Observation; allowed: Observation },
-  scenario: (ctx: Ctx, sealed: boolean) => Observation,
-): Clause[] {
-  return [true, false].map((sealed, i) =>
-    clause({
-      id: ids[i]!,
-      ...(spec.catalog ? { catalog: spec.catalog } : {}),
-      statement: sealed ? spec.statement : `Control for ${ids[0]}: the same call on mappings that were never sealed succeeds.`,
-      source: rst(BLOCKED),
-      expect: sealed ? spec.refused : spec.allowed,
-      run: (ctx) => scenario(ctx, sealed),
-    }),
-  )
-}
 
 const ANON = (ctx: Ctx): number => ctx.C.MAP_PRIVATE | ctx.C.MAP_ANONYMOUS
 

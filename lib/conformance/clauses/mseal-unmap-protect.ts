@@ -7,28 +7,10 @@ import type { Target } from '../../native'
 import type { Clause, Observation } from '../types'
 import type { Ctx } from '../ctx'
 import { outcome } from '../ctx'
-import { DOC, anon, clause, perms, protect, res, rst, seal, unmap, vmaPages } from './mseal-common'
+import { BLOCKED, DOC, anon, clause, perms, protect, res, rst, seal, unmap, pair, vmaPages } from './mseal-common'
 
-/** A refused clause (seal=true) and its control (seal=false) from one scenario. */
-function pair(
-  ids: [string, string],
-  spec: { catalog?: string; statement: string; section: string; refused: Observation; allowed: Observation },
-  scenario: (ctx: Ctx, sealed: boolean) => Observation,
-): Clause[] {
-  return [true, false].map((sealed, i) =>
-    clause({
-      id: ids[i]!,
-      ...(spec.catalog ? { catalog: spec.catalog } : {}),
-      statement: sealed ? spec.statement : `Control for ${ids[0]}: the same calls on a mapping that was never sealed succeed.`,
-      source: rst(spec.section),
-      expect: sealed ? spec.refused : spec.allowed,
-      run: (ctx) => scenario(ctx, sealed),
-    }),
-  )
-}
 
 const RW = (ctx: Ctx): number => ctx.C.PROT_READ | ctx.C.PROT_WRITE
-const BLOCKED = 'Blocked mm syscall for sealed mapping'
 
 const munmapClauses: Clause[] = [
   ...pair(['mseal.munmap-eperm', 'mseal.munmap-unsealed-ok'], {
