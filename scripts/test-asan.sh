@@ -97,7 +97,8 @@ say "check that Node runs with the sanitizer runtimes"
 
 say "jest $*"
 set +e
-(cd "$tree" && npx --no jest --ci "$@" 2>&1) | tee "$work/jest.log"
+# jest itself, not through npx: npx would take options such as --outputFile as its own.
+(cd "$tree" && ./node_modules/.bin/jest --ci "$@" 2>&1) | tee "$work/jest.log"
 jest_status=${PIPESTATUS[0]}
 set -e
 

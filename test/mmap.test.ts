@@ -155,8 +155,10 @@ describe('finalizer', () => {
       ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16'])
     expect(r.peak.small).toBeGreaterThanOrEqual(r.before.small + 5000) // they really were live at once
     expect(r.peak.memfd).toBe(5000)
-    // every one of them is gone: every line of /proc/self/maps, the fds, the registry entries
-    expect(r.after).toEqual({ ...r.before, memfd: 0 })
+    // every one of them is gone: every line of /proc/self/maps, the fds, the registry entries (under
+    // AddressSanitizer its allocator maps regions of its own as it goes: there, compare ours only)
+    if (process.env.MEMSEAL_SANITIZER) expect({ ...r.after, total: 0 }).toEqual({ ...r.before, total: 0, memfd: 0 })
+    else expect(r.after).toEqual({ ...r.before, memfd: 0 })
     expect(r.live).toBe(0)
   })
 
