@@ -28,6 +28,8 @@ function remap(ctx: Ctx, r: RawRegion, oldPages: number, newPages: number, flags
   const m = ctx.raw.mremap(r, 0, oldPages * ctx.ps, newPages * ctx.ps, flags, target, target ? 0 : undefined)
   if (typeof m === 'number') return { errno: errnoName(m) }
   ctx.adopt(m, newPages * ctx.ps)
+  // A move to a fixed target unmaps the source (unless MREMAP_DONTUNMAP): it is no longer the clause's.
+  if (flags & ctx.C.MREMAP_FIXED && !(flags & ctx.C.MREMAP_DONTUNMAP)) ctx.forget(r)
   return target ? { ret: 0, atTarget: ctx.raw.distance(target, m) === 0 } : { ret: 0 }
 }
 
@@ -152,9 +154,7 @@ const mremapClauses: Clause[] = [
     const r = anon(ctx, 1)
     const target = hole(ctx, 1)
     if (sealed) seal(ctx, r, 0, 1)
-    const out = remap(ctx, r, 1, 1, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
-    if ('ret' in out) ctx.forget(r)
-    return out
+    return remap(ctx, r, 1, 1, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
   }),
   ...pair(['mseal.mremap-shrink-fixed-eperm', 'mseal.mremap-shrink-fixed-unsealed-ok'], {
     catalog: '§9.3 test_seal_mremap_shrink_fixed',
@@ -165,9 +165,7 @@ const mremapClauses: Clause[] = [
     const r = anon(ctx, 4)
     const target = anon(ctx, 4)
     if (sealed) seal(ctx, r, 0, 4)
-    const out = remap(ctx, r, 4, 2, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
-    if ('ret' in out) ctx.forget(r)
-    return out
+    return remap(ctx, r, 4, 2, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
   }),
   ...pair(['mseal.mremap-expand-into-sealed-eperm', 'mseal.mremap-expand-fixed-unsealed-ok'], {
     catalog: 'mseal.mremap-move-into-sealed-eperm; §9.3 test_seal_mremap_expand_fixed',
@@ -178,9 +176,7 @@ const mremapClauses: Clause[] = [
     const r = anon(ctx, 1)
     const target = anon(ctx, 4)
     if (sealed) seal(ctx, target, 0, 4)
-    const out = remap(ctx, r, 1, 4, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
-    if ('ret' in out) ctx.forget(r)
-    return out
+    return remap(ctx, r, 1, 4, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
   }),
   ...pair(['mseal.mremap-move-into-sealed-eperm', 'mseal.mremap-move-fixed-unsealed-ok'], {
     catalog: 'mseal.mremap-move-into-sealed-eperm; §9.3 test_seal_mremap_move_fixed',
@@ -191,9 +187,7 @@ const mremapClauses: Clause[] = [
     const r = anon(ctx, 4)
     const target = anon(ctx, 4)
     if (sealed) seal(ctx, target, 0, 4)
-    const out = remap(ctx, r, 4, 4, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
-    if ('ret' in out) ctx.forget(r)
-    return out
+    return remap(ctx, r, 4, 4, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
   }),
   ...pair(['mseal.mremap-dontunmap-eperm', 'mseal.mremap-dontunmap-unsealed-ok'], {
     catalog: 'mseal.mremap-dontunmap-eperm; §9.3 test_seal_mremap_move_dontunmap',
