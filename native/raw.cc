@@ -22,6 +22,13 @@
 namespace memseal {
 namespace {
 
+// The pathname column of a /proc/self/maps line that starts at `at`, without the trailing newline/spaces.
+std::string MapsName(const char* line, int at) {
+  std::string name = at > 0 ? std::string(line + at) : std::string();
+  while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+  return name;
+}
+
 Napi::Value NewRaw(Napi::Env env, uint8_t* base, size_t length) {
   return Napi::External<RawRegion>::New(env, new RawRegion{base, length},
                                         [](Napi::Env, RawRegion* r) { delete r; });
@@ -148,9 +155,7 @@ Napi::Value RawVma(const Napi::CallbackInfo& info) {
         vma.Set("start", Napi::Number::New(env, static_cast<double>(static_cast<int64_t>(start - reinterpret_cast<uintptr_t>(base)))));
         vma.Set("end", Napi::Number::New(env, static_cast<double>(static_cast<int64_t>(end - reinterpret_cast<uintptr_t>(base)))));
         vma.Set("perms", Napi::String::New(env, perms));
-        std::string name = name_at > 0 ? std::string(line + name_at) : std::string();
-        while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
-        vma.Set("name", Napi::String::New(env, name));
+        vma.Set("name", Napi::String::New(env, MapsName(line, name_at)));
         vma.Set("flags", Napi::Array::New(env));
         out = vma;
       }
@@ -229,9 +234,7 @@ Napi::Value RawSystemMapping(const Napi::CallbackInfo& info) {
     unsigned long start, end;
     int name_at = 0;
     if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &start, &end, &name_at) < 2 || name_at == 0) continue;
-    std::string name(line + name_at);
-    while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
-    if (name == want) {
+    if (MapsName(line, name_at) == want) {
       out = NewRaw(env, reinterpret_cast<uint8_t*>(start), end - start);
       break;
     }
