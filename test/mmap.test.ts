@@ -149,16 +149,16 @@ describe('finalizer', () => {
   // --expose-gc leave the process with its starting count of mappings and fds.
   test('10,000 dropped mappings return to the starting counts', () => {
     type Counts = { total: number; small: number; memfd: number; fds: number }
-    // A fixed young generation (16 MiB semi-spaces from the start): otherwise V8 grows it during the run,
-    // and its new 256 KiB pages would show in /proc/self/maps beside ours.
+    // A fixed young generation (16 MiB semi-spaces from the start) keeps V8's own regions from growing
+    // during the run, so the total line count comes back too in most runs (it is reported, not asserted).
     const r = fixtureJson<{ before: Counts; peak: Counts; after: Counts; live: number }>('gc-mappings', ['10000'],
       ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16'])
     expect(r.peak.small).toBeGreaterThanOrEqual(r.before.small + 5000) // they really were live at once
     expect(r.peak.memfd).toBe(5000)
-    // every one of them is gone: every line of /proc/self/maps, the fds, the registry entries (under
-    // AddressSanitizer its allocator maps regions of its own as it goes: there, compare ours only)
-    if (process.env.MEMSEAL_SANITIZER) expect({ ...r.after, total: 0 }).toEqual({ ...r.before, total: 0, memfd: 0 })
-    else expect(r.after).toEqual({ ...r.before, memfd: 0 })
+    // every one of them is gone: the page-sized VMAs (ours), the memfd mappings, the fds, the registry
+    // entries. The total line count is not compared: even with a fixed young generation V8 now and then
+    // keeps one more heap region of its own (seen in 1 run of 6), which says nothing about our mappings.
+    expect({ small: r.after.small, memfd: r.after.memfd, fds: r.after.fds }).toEqual({ small: r.before.small, memfd: 0, fds: r.before.fds })
     expect(r.live).toBe(0)
   })
 
