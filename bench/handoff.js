@@ -1,16 +1,27 @@
 'use strict'
 // Hand-off benchmark: a parent gives 1 MiB, 64 MiB and 256 MiB to a child process that reads every byte.
 //
-//   memseal        the producer filled a memfd in place; timed: seal + send the fd over a socketpair +
-//                  the child verifies (memfd, seals, size), maps read-only and reads every byte
-//   memseal+copy   the same, starting from a Buffer: share() copies it into a new memfd first
-//   pipe           write the Buffer to the child's stdin; the child collects and reads it
-//   worker         postMessage(Buffer) to a worker thread (structured clone: a copy); it reads it
-//   /dev/shm       write the Buffer to a file in /dev/shm; the child reads the file and the bytes
+//   memseal          the producer filled a memfd in place; timed: seal + send the fd over a socketpair +
+//                    the child verifies (memfd, seals, size), maps read-only and reads every byte
+//   memseal hugetlb  the same with an MFD_HUGETLB memfd (2 MiB pages on x86-64): needs a hugetlb pool
+//   memseal+copy     the same as memseal, starting from a Buffer: share() copies it into a new memfd first
+//   pipe             write the Buffer to the child's stdin; the child collects and reads it
+//   worker           postMessage(Buffer) to a worker thread (structured clone: a copy); it reads it
+//   /dev/shm         write the Buffer to a file in /dev/shm; the child reads the file and the bytes
+//   C memfd [hugetlb] the memseal hand-off written in C (bench/c/handoff.c): what the kernel costs
+//   C read floor     no hand-off: C reading every byte of pages already mapped, the machine's memory
+//                    bandwidth, which bounds every method that reads every byte
 //
 // Each round ends when the receiver has answered with the sum of what it read, checked here. Medians
-// over the rounds; ratios are pipe median / method median. Prints a table and writes
-// bench/out/handoff.json. Needs the compiled package (npm run compile). Usage: node bench/handoff.js [--quick]
+// over the rounds; ratios are pipe median / method median, and for the memseal rows C median / memseal
+// median with the same pages. Prints a table and writes bench/out/handoff.json. Needs the compiled
+// package (npm run compile).
+//
+// Usage: node bench/handoff.js [--quick] [--only a,b] [--rounds N] [--reserve-hugepages]
+//   --only a,b           only these methods (and the pipe, which every ratio needs)
+//   --rounds N           N timed rounds for every size instead of the plan's
+//   --reserve-hugepages  as root, raise vm.nr_hugepages for this run (restored at exit); without it the
+//                        hugetlb rows use an existing pool or are reported as not measured, with the reason
 const { fork } = require('node:child_process')
 const { closeSync, mkdirSync, openSync, unlinkSync, writeFileSync, writeSync } = require('node:fs')
 const { join } = require('node:path')
@@ -18,13 +29,31 @@ const { Worker } = require('node:worker_threads')
 const { FdChannel } = require('../dist/fdpass')
 const { Memfd } = require('../dist/memfd')
 const { sealForSharing, sendShared, share } = require('../dist/share')
+const cBaseline = require('./handoff/c-baseline')
 const { expectedSum, fill } = require('./handoff/data')
+const { ensurePool, hugePageSize, pagesNeeded, shmemThp } = require('./handoff/hugetlb')
 
 const MiB = 1 << 20
-const quick = process.argv.includes('--quick')
+function parseArgs(argv) {
+  const args = { quick: false, reserveHugepages: false, only: null, rounds: null }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--quick') args.quick = true
+    else if (a === '--reserve-hugepages') args.reserveHugepages = true
+    else if (a === '--only' && argv[i + 1]) args.only = argv[++i].split(',')
+    else if (a === '--rounds' && /^[1-9]\d*$/.test(argv[i + 1] ?? '')) args.rounds = Number(argv[++i])
+    else {
+      process.stderr.write(`unknown or incomplete argument ${a}\nusage: node bench/handoff.js [--quick] [--only a,b] [--rounds N] [--reserve-hugepages]\n`)
+      process.exit(2)
+    }
+  }
+  return args
+}
+const { quick, reserveHugepages, only, rounds: roundsOverride } = parseArgs(process.argv.slice(2))
 const PLAN = quick
   ? [{ size: 1 * MiB, rounds: 5 }, { size: 64 * MiB, rounds: 3 }, { size: 256 * MiB, rounds: 3 }]
   : [{ size: 1 * MiB, rounds: 21 }, { size: 64 * MiB, rounds: 9 }, { size: 256 * MiB, rounds: 7 }]
+if (roundsOverride) for (const p of PLAN) p.rounds = roundsOverride
 const WARMUP = 2
 const SHM = `/dev/shm/memseal-bench-${process.pid}`
 
@@ -49,67 +78,111 @@ function check(answer, size) {
   if (answer.error || answer.sum !== expectedSum(size)) throw new Error(`receiver answered ${JSON.stringify(answer)} for ${size} bytes`)
 }
 
-// One method = a setup, then `round(size, data)` resolving with the timed milliseconds.
+// One method = `round(size, data)` resolving with the timed milliseconds, and optionally
+// `unavailable(size)` returning why it cannot run at that size (the row is then reported, not measured).
 function methods(ctx) {
+  const inPlace = (hugetlb) => async (size) => {
+    const memfd = Memfd.create('bench', { exec: false, size, ...(hugetlb ? { hugetlb: true } : {}) })
+    const writable = memfd.map({ protection: 'rw' })
+    fill(new Uint8Array(writable.buffer)) // the producer's own work, in place: not timed
+    writable.unmap()
+    const t0 = now()
+    sealForSharing(memfd)
+    await sendShared(ctx.channel, memfd, { size })
+    const answer = await ctx.proc.next()
+    const t = now() - t0
+    memfd.close()
+    check(answer, size)
+    return t
+  }
+  const hugetlbUnavailable = (size) =>
+    ctx.hugetlb.reason ?? (size % ctx.hugetlb.pageSize ? `${size / MiB} MiB is not a whole number of ${ctx.hugetlb.pageSize / MiB} MiB huge pages` : null)
   return {
-    memseal: async (size) => {
-      const memfd = Memfd.create('bench', { exec: false, size })
-      const writable = memfd.map({ protection: 'rw' })
-      fill(new Uint8Array(writable.buffer)) // the producer's own work, in place: not timed
-      writable.unmap()
-      const t0 = now()
-      sealForSharing(memfd)
-      await sendShared(ctx.channel, memfd, { size })
-      const answer = await ctx.proc.next()
-      const t = now() - t0
-      memfd.close()
-      check(answer, size)
-      return t
+    memseal: { round: inPlace(false) },
+    'memseal hugetlb': { round: inPlace(true), unavailable: hugetlbUnavailable },
+    'memseal+copy': {
+      round: async (size, data) => {
+        const t0 = now()
+        const memfd = share(data, { name: 'bench' })
+        await sendShared(ctx.channel, memfd, { size })
+        const answer = await ctx.proc.next()
+        const t = now() - t0
+        memfd.close()
+        check(answer, size)
+        return t
+      },
     },
-    'memseal+copy': async (size, data) => {
-      const t0 = now()
-      const memfd = share(data, { name: 'bench' })
-      await sendShared(ctx.channel, memfd, { size })
-      const answer = await ctx.proc.next()
-      const t = now() - t0
-      memfd.close()
-      check(answer, size)
-      return t
+    pipe: {
+      round: async (size, data) => {
+        ctx.proc.child.send({ mode: 'pipe', size })
+        await ctx.proc.next() // ready
+        const t0 = now()
+        ctx.proc.child.stdin.write(data)
+        const answer = await ctx.proc.next()
+        const t = now() - t0
+        check(answer, size)
+        return t
+      },
     },
-    pipe: async (size, data) => {
-      ctx.proc.child.send({ mode: 'pipe', size })
-      await ctx.proc.next() // ready
-      const t0 = now()
-      ctx.proc.child.stdin.write(data)
-      const answer = await ctx.proc.next()
-      const t = now() - t0
-      check(answer, size)
-      return t
+    worker: {
+      round: async (size, data) => {
+        const t0 = now()
+        ctx.worker.postMessage(data)
+        const answer = await new Promise((resolve) => ctx.worker.once('message', resolve))
+        const t = now() - t0
+        check(answer, size)
+        return t
+      },
     },
-    worker: async (size, data) => {
-      const t0 = now()
-      ctx.worker.postMessage(data)
-      const answer = await new Promise((resolve) => ctx.worker.once('message', resolve))
-      const t = now() - t0
-      check(answer, size)
-      return t
+    '/dev/shm': {
+      round: async (size, data) => {
+        const t0 = now()
+        const fd = openSync(SHM, 'w', 0o600)
+        for (let done = 0; done < size;) done += writeSync(fd, data, done, size - done)
+        closeSync(fd)
+        ctx.proc.child.send({ mode: 'devshm', path: SHM, size })
+        const answer = await ctx.proc.next()
+        const t = now() - t0
+        unlinkSync(SHM)
+        check(answer, size)
+        return t
+      },
     },
-    '/dev/shm': async (size, data) => {
-      const t0 = now()
-      const fd = openSync(SHM, 'w', 0o600)
-      for (let done = 0; done < size;) done += writeSync(fd, data, done, size - done)
-      closeSync(fd)
-      ctx.proc.child.send({ mode: 'devshm', path: SHM, size })
-      const answer = await ctx.proc.next()
-      const t = now() - t0
-      unlinkSync(SHM)
-      check(answer, size)
-      return t
+    // The C programs time themselves; each call makes one discarded warm-up round and one timed one.
+    'C memfd': { round: (size) => cBaseline.run(size, 1, 1)[0], unavailable: () => ctx.cReason },
+    'C memfd hugetlb': {
+      round: (size) => cBaseline.run(size, 1, 1, 'hugetlb')[0],
+      unavailable: (size) => ctx.cReason ?? hugetlbUnavailable(size),
     },
+    'C read floor': { round: (size) => cBaseline.run(size, 1, 1, 'floor')[0], unavailable: () => ctx.cReason },
   }
 }
 
+// What each memseal row is compared with in the "vs C" column: the C row with the same pages.
+const C_OF = { memseal: 'C memfd', 'memseal hugetlb': 'C memfd hugetlb' }
+
+function hugetlbSetup() {
+  const pageSize = hugePageSize()
+  if (pageSize === 0) return { pageSize: 1, reason: 'the kernel has no hugetlb support', note: null }
+  const eligible = PLAN.map((p) => p.size).filter((size) => size % pageSize === 0)
+  if (eligible.length === 0) return { pageSize, reason: `no planned size is a whole number of ${pageSize / MiB} MiB pages`, note: null }
+  const pool = ensurePool(pagesNeeded(Math.max(...eligible), pageSize), reserveHugepages)
+  return { pageSize, reason: pool.ok ? null : pool.reason, note: pool.ok ? pool.note : null }
+}
+
+function table(results) {
+  const header = '| size | method | median ms | min–max ms | GB/s | vs pipe | vs C |'
+  const rule = '|---:|---|---:|---:|---:|---:|---:|'
+  const lines = results.map((r) => {
+    const vsC = r.vsC === undefined ? '' : `${r.vsC.toFixed(2)}`
+    return `| ${r.sizeMiB} MiB | ${r.method} | ${r.medianMs.toFixed(2)} | ${r.minMs.toFixed(2)}–${r.maxMs.toFixed(2)} | ${r.gbPerS.toFixed(2)} | ${r.vsPipe.toFixed(1)}× | ${vsC} |`
+  })
+  return [header, rule, ...lines].join('\n')
+}
+
 async function main() {
+  const hugetlb = hugetlbSetup()
+  const cReason = cBaseline.prepare()
   const [mine, theirs] = FdChannel.socketpair()
   const proc = startChild(theirs)
   closeSync(theirs)
@@ -117,20 +190,34 @@ async function main() {
   proc.child.send({ mode: 'memseal' })
   await proc.next()
   const worker = new Worker(join(__dirname, 'handoff', 'worker.js'))
-  const run = methods({ channel, proc, worker })
+  const run = methods({ channel, proc, worker, hugetlb, cReason })
   const results = []
+  const notMeasured = []
   const started = now()
   for (const { size, rounds } of PLAN) {
     const data = fill(Buffer.alloc(size))
-    for (const [method, round] of Object.entries(run)) {
-      const times = []
-      for (let i = 0; i < WARMUP + rounds; i++) {
-        const t = await round(size, data)
-        if (i >= WARMUP) times.push(t)
+    const measured = []
+    for (const [method, m] of Object.entries(run)) {
+      if (only && !only.includes(method) && method !== 'pipe') continue
+      const reason = m.unavailable?.(size)
+      if (reason) notMeasured.push({ sizeMiB: size / MiB, method, reason })
+      else measured.push({ method, round: m.round, times: [] })
+    }
+    // Round-robin, starting one method later each round, so that whatever drifts on the machine (and
+    // whatever one method leaves behind for the next) falls on every method alike.
+    for (let i = 0; i < WARMUP + rounds; i++) {
+      process.stderr.write(`${size / MiB} MiB round ${i + 1}/${WARMUP + rounds}\r`)
+      for (let k = 0; k < measured.length; k++) {
+        const cell = measured[(i + k) % measured.length]
+        const t = await cell.round(size, data)
+        if (i >= WARMUP) cell.times.push(t)
       }
+    }
+    for (const { method, times } of measured) {
       results.push({ sizeMiB: size / MiB, method, rounds, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times) })
     }
   }
+  process.stderr.write('\n')
   proc.child.send({ mode: 'exit' })
   channel.close()
   await worker.terminate()
@@ -139,18 +226,19 @@ async function main() {
     const pipe = results.find((p) => p.sizeMiB === r.sizeMiB && p.method === 'pipe')
     r.vsPipe = pipe.medianMs / r.medianMs
     r.gbPerS = (r.sizeMiB * MiB) / (r.medianMs / 1000) / 1e9
+    const c = results.find((p) => p.sizeMiB === r.sizeMiB && p.method === C_OF[r.method])
+    if (c) r.vsC = r.medianMs / c.medianMs
   }
-  const header = '| size | method | median ms | min–max ms | GB/s | vs pipe |'
-  const rule = '|---:|---|---:|---:|---:|---:|'
-  const lines = results.map((r) =>
-    `| ${r.sizeMiB} MiB | ${r.method} | ${r.medianMs.toFixed(2)} | ${r.minMs.toFixed(2)}–${r.maxMs.toFixed(2)} | ${r.gbPerS.toFixed(2)} | ${r.vsPipe.toFixed(1)}× |`,
-  )
-  console.log([header, rule, ...lines].join('\n'))
+  console.log(table(results))
   const total = (now() - started) / 1000
+  const environment = `shmem THP: ${shmemThp()}; ${hugetlb.note ?? 'hugetlb: not used'}`
   console.log(`\n${results.length} cells, medians of ${PLAN.map((p) => p.rounds).join('/')} rounds after ${WARMUP} warm-up rounds; ${total.toFixed(1)} s; node ${process.version}`)
+  console.log(`${environment}. "vs C": memseal median / C median with the same pages (1.00 = the kernel's own cost).`)
+  for (const n of notMeasured) console.log(`not measured: ${n.sizeMiB} MiB ${n.method}: ${n.reason}`)
   const out = join(__dirname, 'out')
   mkdirSync(out, { recursive: true })
-  writeFileSync(join(out, 'handoff.json'), `${JSON.stringify({ node: process.version, kernel: require('node:os').release(), plan: PLAN, warmup: WARMUP, results }, null, 2)}\n`)
+  const report = { node: process.version, kernel: require('node:os').release(), environment, plan: PLAN, warmup: WARMUP, results, notMeasured }
+  writeFileSync(join(out, 'handoff.json'), `${JSON.stringify(report, null, 2)}\n`)
 }
 
 main().catch((err) => {

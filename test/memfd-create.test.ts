@@ -1,8 +1,11 @@
 // memfd_create(2) through Memfd.create and the raw flags table.
-import { fstatSync, readlinkSync } from 'node:fs'
-import { constants as C, kernel, Memfd } from '../lib'
+import { closeSync, fstatSync, readlinkSync } from 'node:fs'
+import { constants as C, kernel, Memfd, receive, sealForSharing } from '../lib'
 import { native } from '../lib/native'
 import { codeOf, errorOf } from './helpers'
+
+// A close-on-exec duplicate, as a receiver gets from SCM_RIGHTS with MSG_CMSG_CLOEXEC.
+const dupCloexec = (fd: number): number => native.fcntl(fd, C.F_DUPFD_CLOEXEC, 0) as number
 
 const features = kernel.features()
 const itNoexec = features.noexecSeal ? test : test.skip
@@ -113,7 +116,9 @@ describe('hugetlb', () => {
   const pools = kernel.environment().hugetlbPools
   const pool2M = pools.find((p) => p.pageSize === 2 << 20)
   const itHuge = features.hugetlb ? test : test.skip
-  const itPool = pool2M && pool2M.free > 0 ? test : test.skip
+  const poolReady = pool2M !== undefined && pool2M.free > 0
+  const itPool = poolReady ? test : test.skip
+  const noPool = poolReady ? '' : ` (skipped: no free 2 MiB hugetlb page (${pool2M ? `${pool2M.free} free of ${pool2M.total}` : 'no 2 MiB pool'}); reserve with: echo 2 > /proc/sys/vm/nr_hugepages)`
 
   // MFD_HUGETLB creates the file on hugetlbfs; no reserved page is needed to create it.
   itHuge(`hugetlb: true creates a memfd${features.hugetlb ? '' : ` (skipped: ${features.probes.hugetlb.reason})`}`, () => {
@@ -130,11 +135,46 @@ describe('hugetlb', () => {
   })
 
   // A mapping needs pages in the pool.
-  itPool(`2MB pages: map and write${pool2M ? '' : ' (skipped: no 2 MiB hugetlb pool; reserve with: echo 2 > /proc/sys/vm/nr_hugepages)'}`, () => {
+  itPool(`2MB pages: map and write${noPool}`, () => {
     using m = Memfd.create('huge2m', { hugetlb: '2MB', size: 2 << 20 })
     using view = m.map({ protection: 'rw' })
     new Uint8Array(view.buffer)[0] = 7
     expect(new Uint8Array(view.buffer)[0]).toBe(7)
+  })
+
+  // The hand-off of a hugetlb memfd: it lives on hugetlbfs, not shmem, and is still a memfd to verify.
+  itHuge('a sealed hugetlb memfd passes Memfd.from; without the seals it is refused', () => {
+    using m = Memfd.create('huge-share', { hugetlb: true, exec: features.noexecSeal ? false : undefined })
+    m.resize(2 << 20)
+    const unsealed = dupCloexec(m.fd)
+    try {
+      expect(codeOf(() => Memfd.from(unsealed, { require: ['shrink', 'write'] }))).toBe('ERR_MEMSEAL_SEALS_MISSING')
+    } finally {
+      closeSync(unsealed) // on failure the caller keeps the fd
+    }
+    sealForSharing(m)
+    using received = Memfd.from(dupCloexec(m.fd), { require: ['shrink', 'write'], maxSize: 2 << 20 })
+    expect([...received.seals]).toEqual(expect.arrayContaining(['shrink', 'grow', 'write', 'seal']))
+    expect(fstatSync(received.fd).size).toBe(2 << 20)
+  })
+
+  itPool(`receive() maps a sealed hugetlb memfd read-only and reads what the producer wrote${noPool}`, () => {
+    using m = Memfd.create('huge-rx', { hugetlb: '2MB', size: 2 << 20, exec: features.noexecSeal ? false : undefined })
+    m.addSeals(['shrink'])
+    const writable = m.map({ protection: 'rw' })
+    // Refused: a read-only consumer's default requires the write seal too. Allowed: shrink alone, asked for.
+    expect(codeOf(() => receive(m.fd, { borrow: true }))).toBe('ERR_MEMSEAL_SEALS_MISSING')
+    using live = receive(m.fd, { borrow: true, require: ['shrink'] })
+    new Uint8Array(writable.buffer).fill(0x5a, 0, 4096)
+    expect(new Uint8Array(live.buffer)[4095]).toBe(0x5a) // the same huge page, not a copy
+    // F_SEAL_WRITE needs no shared mapping that could become writable: the read-only view of an fd opened
+    // for writing counts too (VM_MAYWRITE), so both go before the seal.
+    writable.unmap()
+    live.unmap()
+    sealForSharing(m)
+    using sealed = receive(m.fd, { borrow: true })
+    expect(sealed.length).toBe(2 << 20)
+    expect([new Uint8Array(sealed.buffer)[0], new Uint8Array(sealed.buffer)[4096]]).toEqual([0x5a, 0])
   })
 
   test('hugetlb option values are validated', () => {

@@ -1,0 +1,169 @@
+/*
+ * The C baseline of bench/handoff.js: the same sealed hand-off, written directly against the kernel, so
+ * that the memseal rows can be read against what the system calls themselves cost in the same run.
+ *
+ * A parent and a forked child share a socketpair. Per round the parent creates a memfd (4 KiB shmem
+ * pages, or MFD_HUGETLB with "hugetlb"), fills it through a writable mapping and unmaps it (not timed);
+ * then, timed: F_ADD_SEALS shrink|grow|write|seal, sendmsg with the size and the fd (SCM_RIGHTS); the
+ * child receives it close-on-exec, checks it (regular file, announced size, not executable, seals shrink
+ * and write present), maps it read-only, reads every byte (the doubles of bench/handoff/data.js, summed
+ * with four accumulators, as the JavaScript reader does) and answers the sum; the round ends when the
+ * parent has read the answer. The child unmaps after answering, as the JavaScript child does.
+ *
+ * With "floor" instead of "hugetlb" there is no hand-off at all: one process maps a filled memfd once,
+ * touches it, and each round only reads every byte of the already-mapped pages. That is the most any
+ * consumer that reads every byte can get on this machine: its memory bandwidth, with no page faults.
+ *
+ * Usage: handoff <size in bytes> <rounds> <warm-up rounds> [hugetlb | floor]
+ * Output: one line per timed round, "<milliseconds>"; exit 2 with the failing call on any error, 3 on
+ * a wrong sum.
+ */
+#include "bench.h" /* first: it defines _GNU_SOURCE */
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+
+static double sum_words(const double* w, size_t n) {
+  double a = 0, b = 0, c = 0, d = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a += w[i];
+    b += w[i + 1];
+    c += w[i + 2];
+    d += w[i + 3];
+  }
+  for (; i < n; i++) a += w[i];
+  return a + b + c + d;
+}
+
+static void send_fd(int sock, int fd, uint64_t size) {
+  char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {&size, sizeof size};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  CHECK(sendmsg(sock, &msg, 0) == (ssize_t)sizeof size ? 0 : -1);
+}
+
+/* Returns the received fd, or -1 when the parent has closed its end. */
+static int receive_fd(int sock, uint64_t* size) {
+  char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {size, sizeof *size};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  CHECK(n);
+  if (n == 0) return -1;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  CHECK(n == (ssize_t)sizeof *size && c && c->cmsg_type == SCM_RIGHTS ? 0 : -1);
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
+static void child(int sock) {
+  uint64_t size;
+  int fd;
+  while ((fd = receive_fd(sock, &size)) >= 0) {
+    struct stat st;
+    CHECK(fstat(fd, &st));
+    int seals = fcntl(fd, F_GET_SEALS);
+    CHECK(seals);
+    int ok = S_ISREG(st.st_mode) && (uint64_t)st.st_size == size && (st.st_mode & 0111) == 0 &&
+             (seals & F_SEAL_SHRINK) && (seals & F_SEAL_WRITE);
+    CHECK(ok ? 0 : -1);
+    const double* w = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK(w == MAP_FAILED ? -1 : 0);
+    double sum = sum_words(w, size / sizeof(double));
+    CHECK(write(sock, &sum, sizeof sum) == (ssize_t)sizeof sum ? 0 : -1);
+    CHECK(munmap((void*)w, size));
+    CHECK(close(fd));
+  }
+  exit(0);
+}
+
+static int read_floor(uint64_t size, long rounds, long warmup) {
+  int fd = memfd_create("bench-floor", MFD_CLOEXEC);
+  CHECK(fd);
+  CHECK(ftruncate(fd, (off_t)size));
+  double* w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK(w == MAP_FAILED ? -1 : 0);
+  size_t n = size / sizeof(double);
+  for (size_t i = 0; i < n; i++) w[i] = (double)(i % 251);
+  double expected = sum_words(w, n); /* also faults every page in: the rounds see none */
+  for (long r = 0; r < warmup + rounds; r++) {
+    uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+    double sum = sum_words(w, n);
+    uint64_t t1 = clock_ns(CLOCK_MONOTONIC);
+    if (sum != expected) return 3;
+    if (r >= warmup) printf("%.4f\n", (double)(t1 - t0) / 1e6);
+  }
+  CHECK(munmap(w, size));
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: %s <size in bytes> <rounds> <warm-up rounds> [hugetlb | floor]\n", argv[0]);
+    return 64;
+  }
+  uint64_t size = strtoull(argv[1], NULL, 10);
+  long rounds = strtol(argv[2], NULL, 10), warmup = strtol(argv[3], NULL, 10);
+  int hugetlb = argc > 4 && strcmp(argv[4], "hugetlb") == 0;
+  if (size == 0 || size % sizeof(double) != 0 || rounds < 1 || warmup < 0) {
+    fprintf(stderr, "size must be a positive multiple of 8, rounds positive\n");
+    return 64;
+  }
+  if (argc > 4 && strcmp(argv[4], "floor") == 0) return read_floor(size, rounds, warmup);
+  int socks[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks));
+  pid_t pid = fork();
+  CHECK(pid);
+  if (pid == 0) {
+    close(socks[0]);
+    child(socks[1]);
+  }
+  close(socks[1]);
+
+  unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | (hugetlb ? MFD_HUGETLB : 0);
+  for (long r = 0; r < warmup + rounds; r++) {
+    int fd = memfd_create("bench-handoff", flags);
+    if (fd < 0 && errno == EINVAL) fd = memfd_create("bench-handoff", flags & ~MFD_NOEXEC_SEAL); /* before 6.3 */
+    CHECK(fd);
+    CHECK(ftruncate(fd, (off_t)size));
+    double* w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(w == MAP_FAILED ? -1 : 0);
+    size_t n = size / sizeof(double);
+    for (size_t i = 0; i < n; i++) w[i] = (double)(i % 251);
+    double expected = sum_words(w, n);
+    CHECK(munmap(w, size));
+
+    uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+    CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL));
+    send_fd(socks[0], fd, size);
+    double answer;
+    CHECK(read(socks[0], &answer, sizeof answer) == (ssize_t)sizeof answer ? 0 : -1);
+    uint64_t t1 = clock_ns(CLOCK_MONOTONIC);
+
+    CHECK(close(fd));
+    if (answer != expected) {
+      fprintf(stderr, "the child summed %.0f, expected %.0f\n", answer, expected);
+      return 3;
+    }
+    if (r >= warmup) printf("%.4f\n", (double)(t1 - t0) / 1e6);
+  }
+  close(socks[0]);
+  int status;
+  CHECK(waitpid(pid, &status, 0));
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 2;
+}

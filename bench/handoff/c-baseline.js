@@ -1,0 +1,32 @@
+'use strict'
+// Runs bench/c/handoff.c, the same sealed hand-off written directly against the kernel, for the rows
+// that show what the system calls themselves cost in this run. Compiled on first use with `cc -O2`;
+// without a C compiler the rows are reported as not measured, with the reason.
+const { execFileSync } = require('node:child_process')
+const { existsSync, mkdirSync, statSync } = require('node:fs')
+const { join } = require('node:path')
+
+const SOURCE = join(__dirname, '..', 'c', 'handoff.c')
+const BINARY = join(__dirname, '..', 'bin', 'handoff')
+
+/** Returns null when the baseline is ready, or the reason it is not. */
+function prepare() {
+  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs) return null
+  mkdirSync(join(__dirname, '..', 'bin'), { recursive: true })
+  try {
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', BINARY, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] })
+    return null
+  } catch (err) {
+    return err.code === 'ENOENT' ? 'no C compiler (cc) to build bench/c/handoff.c' : `cc failed: ${String(err.stderr).trim()}`
+  }
+}
+
+/** The timed rounds of one size, in milliseconds (the program checks every sum itself). */
+// `mode`: undefined (4 KiB shmem pages), 'hugetlb', or 'floor' (no hand-off: reads of mapped pages only).
+function run(size, rounds, warmup, mode) {
+  const args = [String(size), String(rounds), String(warmup), ...(mode ? [mode] : [])]
+  const out = execFileSync(BINARY, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  return out.trim().split('\n').map(Number)
+}
+
+module.exports = { prepare, run }
