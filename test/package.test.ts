@@ -2,7 +2,7 @@
 // binding.gyp, README and LICENSE, and nothing else; installed into an empty project on a PATH without
 // any compiler it uses the prebuild, and works from CommonJS, ESM and TypeScript.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './helpers'
@@ -13,8 +13,12 @@ let tarball: string
 let files: string[]
 
 beforeAll(() => {
-  // The host's prebuild is made when missing (npm run prebuild makes both architectures).
-  if (!existsSync(join(ROOT, 'prebuilds', `linux-${arch}`))) {
+  // The host's prebuild is made when missing, or older than a native source it was built from, so that a
+  // prebuild left over from an earlier checkout is never what gets tested (npm run prebuild makes both).
+  const prebuild = join(ROOT, 'prebuilds', `linux-${arch}`, 'memseal.node')
+  const sources = [join(ROOT, 'binding.gyp'), ...readdirSync(join(ROOT, 'native')).map((f) => join(ROOT, 'native', f))]
+  const newestSource = Math.max(...sources.map((f) => statSync(f).mtimeMs))
+  if (!existsSync(prebuild) || statSync(prebuild).mtimeMs < newestSource) {
     execFileSync('bash', [join(ROOT, 'scripts', 'prebuild.sh'), '--host-only'], { cwd: ROOT, stdio: 'ignore' })
   }
   work = mkdtempSync(join(tmpdir(), 'memseal-pack-'))
