@@ -38,7 +38,10 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) return Result(env, -EINVAL);
   void* p = mmap(nullptr, length, prot, flags, fd, static_cast<off_t>(offset));
   if (p == MAP_FAILED) return Result(env, -errno);
-  return WrapRegion(env, static_cast<uint8_t*>(p), length);
+  // A hugetlbfs file is mapped in whole huge pages whatever the length asked for, and can only be
+  // unmapped the same way: the region remembers how much the kernel really mapped.
+  size_t granule = (flags & MAP_ANONYMOUS) ? 0 : HugetlbGranule(fd);
+  return WrapRegion(env, static_cast<uint8_t*>(p), length, granule);
 }
 
 // munmap(buffer) -> 0 | -errno. On success the ArrayBuffer is detached: every view reads byteLength 0.
@@ -89,11 +92,13 @@ Napi::Value Mremap(const Napi::CallbackInfo& info) {
   uint64_t newLength;
   if (!ArgU64(info, 1, &newLength)) return env.Undefined();
   int flags = info[2].ToBoolean() ? MREMAP_MAYMOVE : 0;
-  void* p = mremap(region->base, region->length, newLength, flags);
+  // A hugetlb region is mapped in whole huge pages: the old length given is all of them (the kernel
+  // rounds the new one itself, and refuses to grow such a mapping with EINVAL).
+  void* p = mremap(region->base, region->span, newLength, flags);
   if (p == MAP_FAILED) return Result(env, -errno);
   ForgetRegion(region);
   info[0].As<Napi::ArrayBuffer>().Detach();
-  return WrapRegion(env, static_cast<uint8_t*>(p), newLength);
+  return WrapRegion(env, static_cast<uint8_t*>(p), newLength, region->granule);
 }
 
 // isMapped(buffer) -> boolean: whether this ArrayBuffer still covers live pages of ours.

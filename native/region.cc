@@ -1,6 +1,8 @@
 #include "region.h"
 
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 
 #include <atomic>
 #include <cerrno>
@@ -24,7 +26,7 @@ Registry& registry() {
 // Called with the registry lock held.
 long UnmapLocked(Registry& reg, Region& region) {
   if (!region.mapped) return 0;
-  if (munmap(region.base, region.length) != 0) return -errno;  // EPERM when sealed: the pages stay
+  if (munmap(region.base, region.span) != 0) return -errno;  // EPERM when sealed: the pages stay
   region.mapped = false;
   reg.live.erase(reinterpret_cast<uintptr_t>(region.base));
   return 0;
@@ -60,7 +62,7 @@ void ReleaseEnvironment(void* arg) {
       ++it;
       continue;
     }
-    if (!region.sealed) munmap(region.base, region.length);  // sealed ones stay mapped until exit
+    if (!region.sealed) munmap(region.base, region.span);  // sealed ones stay mapped until exit
     region.mapped = false;
     it = reg.live.erase(it);
   }
@@ -68,10 +70,18 @@ void ReleaseEnvironment(void* arg) {
 
 }  // namespace
 
-Napi::Value WrapRegion(Napi::Env env, uint8_t* base, size_t length) {
+size_t HugetlbGranule(int fd) {
+  struct statfs fs;
+  if (fd < 0 || fstatfs(fd, &fs) != 0 || static_cast<unsigned long>(fs.f_type) != HUGETLBFS_MAGIC) return 0;
+  return static_cast<size_t>(fs.f_bsize);
+}
+
+Napi::Value WrapRegion(Napi::Env env, uint8_t* base, size_t length, size_t granule) {
   auto region = std::make_shared<Region>();
   region->base = base;
   region->length = length;
+  region->granule = granule;
+  region->span = granule == 0 ? length : (length + granule - 1) / granule * granule;
   region->mapped = true;
   region->env = env;
   auto* holder = new RegionPtr(region);
@@ -81,7 +91,7 @@ Napi::Value WrapRegion(Napi::Env env, uint8_t* base, size_t length) {
   if (status != napi_ok) {
     delete holder;
     g_holders--;
-    munmap(base, length);
+    munmap(base, region->span);
     Napi::Error err = Napi::Error::New(env, status == napi_no_external_buffers_allowed
         ? "this runtime forbids external ArrayBuffers, so a mapping cannot be exposed without copying it"
         : "could not create an external ArrayBuffer over the mapping");

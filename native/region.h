@@ -17,7 +17,9 @@ namespace memseal {
 
 struct Region {
   uint8_t* base = nullptr;
-  size_t length = 0;
+  size_t length = 0;       // what JavaScript sees: the ArrayBuffer's byteLength
+  size_t granule = 0;      // the mapping's page size where the kernel rounds lengths to it (hugetlbfs), else 0
+  size_t span = 0;         // what the kernel mapped: length rounded up to the granule; munmap needs all of it
   bool mapped = false;   // false once munmapped, moved by mremap, or released at teardown
   bool sealed = false;     // mseal(2)ed through this region: munmap can only fail with EPERM from now on
   napi_env env = nullptr;
@@ -26,7 +28,12 @@ using RegionPtr = std::shared_ptr<Region>;
 
 // Wraps freshly mapped pages in an external ArrayBuffer whose finalizer munmaps them. On failure the
 // pages are unmapped again and a JavaScript exception is pending (never a copy: a copy is not a mapping).
-Napi::Value WrapRegion(Napi::Env env, uint8_t* base, size_t length);
+// `granule`: the huge page size of a hugetlbfs mapping, whose length the kernel rounded up to it (and
+// whose munmap fails with EINVAL for anything shorter); 0 for ordinary pages.
+Napi::Value WrapRegion(Napi::Env env, uint8_t* base, size_t length, size_t granule);
+
+// The huge page size when `fd` is a file on hugetlbfs (a MFD_HUGETLB memfd), else 0.
+size_t HugetlbGranule(int fd);
 
 // The live region behind an ArrayBuffer, or nullptr if it is not one of ours or no longer mapped.
 RegionPtr RegionOf(Napi::Value value);

@@ -1,5 +1,5 @@
 // memfd_create(2) through Memfd.create and the raw flags table.
-import { closeSync, fstatSync, readlinkSync } from 'node:fs'
+import { closeSync, fstatSync, readFileSync, readlinkSync } from 'node:fs'
 import { constants as C, kernel, Memfd, receive, sealForSharing } from '../lib'
 import { native } from '../lib/native'
 import { codeOf, errorOf } from './helpers'
@@ -175,6 +175,30 @@ describe('hugetlb', () => {
     using sealed = receive(m.fd, { borrow: true })
     expect(sealed.length).toBe(2 << 20)
     expect([new Uint8Array(sealed.buffer)[0], new Uint8Array(sealed.buffer)[4096]]).toEqual([0x5a, 0])
+  })
+
+  // The kernel maps a hugetlbfs file in whole huge pages and refuses (EINVAL) to unmap less: a mapping
+  // shorter than a huge page must still unmap, after unmap() and after a remap(), leaving no VMA behind.
+  itPool(`a hugetlb mapping shorter than its huge page unmaps whole, also after a remap${noPool}`, () => {
+    using m = Memfd.create('huge-short', { hugetlb: '2MB', size: 4 << 20, exec: features.noexecSeal ? false : undefined })
+    const vmas = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('/memfd:huge-short')).length
+    const short = m.map({ protection: 'rw', length: 4096 })
+    expect([short.length, vmas()]).toEqual([4096, 1])
+    new Uint8Array(short.buffer)[4095] = 9
+    short.unmap()
+    expect([short.mapped, short.buffer.byteLength, vmas()]).toEqual([false, 0, 0])
+
+    // Refused: mremap(2) does not grow hugetlb mappings; the mapping is left as it was.
+    const grows = m.map({ protection: 'r', length: 4096 })
+    expect(errorOf(() => grows.remap((2 << 20) + 4096))).toMatchObject({ code: 'EINVAL', syscall: 'mremap' })
+    expect([grows.length, new Uint8Array(grows.buffer)[4095]]).toEqual([4096, 9])
+    grows.unmap()
+    // Allowed: shrinking two huge pages to a few bytes keeps one huge page, which unmap() then removes.
+    const shrinks = m.map({ protection: 'r' })
+    shrinks.remap(4096)
+    expect([shrinks.length, new Uint8Array(shrinks.buffer)[4095], vmas()]).toEqual([4096, 9, 1])
+    shrinks.unmap()
+    expect(vmas()).toBe(0)
   })
 
   test('hugetlb option values are validated', () => {
