@@ -2,8 +2,9 @@
  * Scenario 2: the life of a sealed buffer. memfd_create, ftruncate, pwrite 4 KiB, F_ADD_SEALS
  * (shrink|grow|write), mmap read-only, read the 4 KiB back through the mapping (memcmp against what was
  * written), munmap, close.
- * With a third argument "fstat" it also makes the three fstat(2) calls memseal makes by design (the
- * identity of the new fd, the size for map() without a length, the identity check before close), so that
+ * With a third argument "fstat" it also makes the calls memseal makes by design: three fstat(2) (the
+ * identity of the new fd, the size for map() without a length, the identity check before close) and the
+ * fstatfs(2) after mmap that tells a hugetlbfs file (unmapped in whole huge pages) from others, so that
  * scenario 2b compares like with like.
  */
 #include "bench.h"  /* first: it defines _GNU_SOURCE */
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 enum { SIZE = 4096 };
@@ -19,6 +21,7 @@ static int with_fstat;
 
 static int once(const uint8_t* data) {
   struct stat st;
+  struct statfs fs;
   int fd = memfd_create("memseal", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   CHECK(fd);
   if (with_fstat) CHECK(fstat(fd, &st));
@@ -28,6 +31,7 @@ static int once(const uint8_t* data) {
   if (with_fstat) CHECK(fstat(fd, &st));
   const uint8_t* p = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd, 0);
   CHECK(p == MAP_FAILED ? -1 : 0);
+  if (with_fstat) CHECK(fstatfs(fd, &fs));
   int same = memcmp(p, data, SIZE) == 0;  /* read the 4 KiB back through the mapping */
   CHECK(munmap((void*)p, SIZE));
   if (with_fstat) CHECK(fstat(fd, &st));

@@ -1,13 +1,13 @@
 'use strict'
-// Scenario 2b: scenario 2 against a C baseline that also makes the three fstat(2) calls memseal makes by
-// design (identity of the new fd, size for map() without a length, identity check before close): what the
-// rest of memseal costs.
+// Scenario 2b: scenario 2 against a C baseline that also makes the calls memseal makes by design: three
+// fstat(2) (identity of the new fd, size for map() without a length, identity check before close) and one
+// fstatfs(2) after mmap (is the file on hugetlbfs?): what the rest of memseal costs.
 const { once } = require('./02-sealed-buffer')
 const { timePerOp } = require('./clock')
 
 module.exports = {
   id: 'sealed-buffer+fstat',
-  title: 'scenario 2, C baseline with the same three fstat calls',
+  title: 'scenario 2, C baseline with the same fstat and fstatfs calls',
   c: 'sealed_buffer',
   cArgs: ['fstat'],
   iterations: 4000,

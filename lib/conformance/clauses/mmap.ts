@@ -372,4 +372,101 @@ const hugetlb: Clause[] = [
   }),
 ]
 
-export const clauses: Clause[] = [...sealWrite, ...futureWrite, ...hugetlb]
+// Huge page lengths (mmap(2) "Huge page (Huge TLB) mappings"; admin-guide/mm/hugetlbpage.rst). No pool is
+// needed: the mappings are MAP_NORESERVE and never touched, and munmap does not allocate.
+const HUGE_TLB = 'mmap(2), Huge page (Huge TLB) mappings: For mmap(), offset must be a multiple of the underlying huge page size. The system automatically aligns length to be a multiple of the underlying huge page size. For munmap(), addr, and length must both be a multiple of the underlying huge page size.'
+const HUGE_DOC = 'hugetlbpage.rst: Syscalls that operate on memory backed by hugetlb pages only have their lengths aligned to the native page size of the processor; they will normally fail with errno set to EINVAL or exclude hugetlb pages that extend beyond the length if not hugepage aligned. For example, munmap(2) will fail if memory is backed by a hugetlb page and the length is smaller than the hugepage size.'
+const hugeSource = man('mmap', 'Huge page (Huge TLB) mappings')
+
+/** mmap of `length` bytes of a one-huge-page hugetlbfs memfd, read-only, shared, MAP_NORESERVE. */
+function hugeMapping(ctx: Ctx, length: number): { r: RawRegion | number; huge: number } {
+  const fd = ctx.memfd(C.MFD_HUGETLB, 'memseal-huge-len')
+  const huge = hugePageSize(fd)
+  resize(fd, huge)
+  return { r: ctx.mmapCall(length, R, SHARED | C.MAP_NORESERVE, fd, 0), huge }
+}
+
+/** The mapping as the clause's region: it must exist, and is released as a whole huge page. */
+function wholePage(ctx: Ctx, r: RawRegion | number, huge: number): RawRegion {
+  if (typeof r === 'number') throw new SetupError(`mmap of a hugetlbfs memfd failed: ${ctx.mapOutcome(r).errno}`)
+  ctx.forget(r)
+  ctx.adopt(r, huge)
+  return r
+}
+
+const hugeLengths: Clause[] = [
+  clause({
+    id: 'mmap.hugetlb.mmap-length-rounded-up',
+    statement: `${HUGE_TLB} (One page of a hugetlbfs memfd is asked for; the VMA covers one whole huge page.)`,
+    source: hugeSource,
+    since: '4.14',
+    needs: ['hugetlb'],
+    expect: { ret: 0, vmaHugePages: 1 },
+    run: (ctx) => {
+      const { r, huge } = hugeMapping(ctx, ps)
+      const region = wholePage(ctx, r, huge)
+      const vma = native.raw.vma(region, 0)
+      if (!vma) throw new SetupError('the mapping is not in /proc/self/smaps')
+      return { ret: 0, vmaHugePages: (vma.end - vma.start) / huge }
+    },
+  }),
+  clause({
+    id: 'mmap.hugetlb.munmap-short-einval',
+    statement: `${HUGE_TLB} ${HUGE_DOC}`,
+    source: hugeSource,
+    since: '4.14',
+    needs: ['hugetlb'],
+    expect: { errno: 'EINVAL' },
+    run: (ctx) => {
+      const { r, huge } = hugeMapping(ctx, ps)
+      return outcome(native.raw.munmap(wholePage(ctx, r, huge), 0, ps))
+    },
+  }),
+  clause({
+    id: 'mmap.hugetlb.munmap-whole-ok',
+    catalog: 'mmap.hugetlb.munmap-short-einval (control)',
+    statement: `${HUGE_TLB} (Control: the same one-page mapping unmapped with the huge page's length.)`,
+    source: hugeSource,
+    since: '4.14',
+    needs: ['hugetlb'],
+    expect: { ret: 0 },
+    run: (ctx) => {
+      const { r, huge } = hugeMapping(ctx, ps)
+      const region = wholePage(ctx, r, huge)
+      const result = outcome(native.raw.munmap(region, 0, huge))
+      if (result.ret === 0) ctx.forget(region)
+      return result
+    },
+  }),
+  clause({
+    id: 'mmap.hugetlb.mmap-offset-unaligned-einval',
+    statement: `${HUGE_TLB} (Offset: one native page into a two-huge-page hugetlbfs memfd.)`,
+    source: hugeSource,
+    since: '4.14',
+    needs: ['hugetlb'],
+    expect: { errno: 'EINVAL' },
+    run: (ctx) => {
+      const fd = ctx.memfd(C.MFD_HUGETLB, 'memseal-huge-off')
+      const huge = hugePageSize(fd)
+      resize(fd, 2 * huge)
+      return ctx.mapOutcome(ctx.mmapCall(huge, R, SHARED | C.MAP_NORESERVE, fd, ps))
+    },
+  }),
+  clause({
+    id: 'mmap.hugetlb.mmap-offset-aligned-ok',
+    catalog: 'mmap.hugetlb.mmap-offset-unaligned-einval (control)',
+    statement: `${HUGE_TLB} (Control: an offset of one huge page into the same two-huge-page memfd.)`,
+    source: hugeSource,
+    since: '4.14',
+    needs: ['hugetlb'],
+    expect: { ret: 0 },
+    run: (ctx) => {
+      const fd = ctx.memfd(C.MFD_HUGETLB, 'memseal-huge-off')
+      const huge = hugePageSize(fd)
+      resize(fd, 2 * huge)
+      return ctx.mapOutcome(ctx.mmapCall(huge, R, SHARED | C.MAP_NORESERVE, fd, huge))
+    },
+  }),
+]
+
+export const clauses: Clause[] = [...sealWrite, ...futureWrite, ...hugetlb, ...hugeLengths]
