@@ -5,6 +5,7 @@
  */
 import { fstatSync, ftruncateSync, readSync, readlinkSync, writeSync } from 'node:fs'
 import { check, invalidArgType, invalidArgValue, MemsealError, outOfRange } from './errors'
+import { hugetlbPools } from './kernel'
 import { fromBuffer, Mapping } from './mapping'
 import { constants, native } from './native'
 import { protBits, Protection, validateProtection } from './protection'
@@ -69,16 +70,17 @@ function createFlags(o: Partial<CreateOptions>): number {
   return flags
 }
 
-// Device numbers of the kernel's internal memfd mounts (shmem, and hugetlbfs where the kernel has it),
-// learned from memfds of our own: a file passed to Memfd.from() is a memfd only if it lives on one of
-// them. A /dev/shm file, or a tmpfs file named "memfd:…", lives elsewhere.
+// Device numbers of the kernel's internal memfd mounts (shmem, and one hugetlbfs mount per huge page
+// size the kernel has), learned from memfds of our own: a file passed to Memfd.from() is a memfd only if
+// it lives on one of them. A /dev/shm file, or a tmpfs file named "memfd:…", lives elsewhere.
 let memfdDevices: Set<number> | undefined
 function isMemfdDevice(dev: number): boolean {
   if (memfdDevices === undefined) {
     memfdDevices = new Set()
-    for (const flags of [constants.MFD_CLOEXEC, constants.MFD_CLOEXEC | constants.MFD_HUGETLB]) {
-      const fd = native.memfdCreate('memseal-probe', flags)
-      if (fd < 0) continue // no hugetlbfs: then no hugetlb memfd can exist either
+    const hugeSizes = hugetlbPools().map((pool) => constants.MFD_HUGETLB | (Math.log2(pool.pageSize) << constants.MFD_HUGE_SHIFT))
+    for (const flags of [0, constants.MFD_HUGETLB, ...hugeSizes]) {
+      const fd = native.memfdCreate('memseal-probe', constants.MFD_CLOEXEC | flags)
+      if (fd < 0) continue // no hugetlbfs, or not that size: then no such memfd can exist either
       try {
         memfdDevices.add(fstatSync(fd).dev)
       } finally {

@@ -1,6 +1,6 @@
 // memfd_create(2) through Memfd.create and the raw flags table.
 import { closeSync, fstatSync, readFileSync, readlinkSync } from 'node:fs'
-import { constants as C, kernel, Memfd, receive, sealForSharing } from '../lib'
+import { constants as C, HugetlbSize, kernel, Memfd, receive, sealForSharing } from '../lib'
 import { native } from '../lib/native'
 import { codeOf, errorOf } from './helpers'
 
@@ -156,6 +156,17 @@ describe('hugetlb', () => {
     using received = Memfd.from(dupCloexec(m.fd), { require: ['shrink', 'write'], maxSize: 2 << 20 })
     expect([...received.seals]).toEqual(expect.arrayContaining(['shrink', 'grow', 'write', 'seal']))
     expect(fstatSync(received.fd).size).toBe(2 << 20)
+  })
+
+  // Each huge page size has its own internal hugetlbfs mount (and device number): a memfd of any of them
+  // is a memfd to Memfd.from, not only one of the default size. Creating one needs no pool.
+  const sizeName = (b: number): string => (b >= 2 ** 30 ? `${b / 2 ** 30}GB` : b >= 2 ** 20 ? `${b / 2 ** 20}MB` : `${b / 1024}KB`)
+  itHuge(`Memfd.from accepts a hugetlb memfd of every huge page size the kernel has (${features.hugetlbSizes.map(sizeName).join(', ')})`, () => {
+    for (const size of features.hugetlbSizes) {
+      using m = Memfd.create('huge-size', { hugetlb: sizeName(size) as HugetlbSize })
+      using received = Memfd.from(dupCloexec(m.fd))
+      expect([received.name, fstatSync(received.fd).blksize]).toEqual(['huge-size', size])
+    }
   })
 
   itPool(`receive() maps a sealed hugetlb memfd read-only and reads what the producer wrote${noPool}`, () => {
