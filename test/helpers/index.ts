@@ -1,6 +1,6 @@
-/** Shared test helpers: error codes, child processes, fd and mapping counts. */
+/** Shared test helpers: error codes, child processes, fd counts. */
 import { spawnSync, SpawnSyncReturns } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
 export const ROOT = join(__dirname, '..', '..')
@@ -36,10 +36,6 @@ export function codeOf(fn: () => unknown): string | undefined {
 
 export function fdCount(): number {
   return readdirSync('/proc/self/fd').length
-}
-
-export function mappingCount(): number {
-  return readFileSync('/proc/self/maps', 'utf8').split('\n').filter(Boolean).length
 }
 
 /**
