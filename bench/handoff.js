@@ -81,13 +81,8 @@ function check(answer, size) {
 // One method = `round(size, data)` resolving with the timed milliseconds, and optionally
 // `unavailable(size)` returning why it cannot run at that size (the row is then reported, not measured).
 function methods(ctx) {
-  const inPlace = (hugetlb) => async (size) => {
-    const memfd = Memfd.create('bench', { exec: false, size, ...(hugetlb ? { hugetlb: true } : {}) })
-    const writable = memfd.map({ protection: 'rw' })
-    fill(new Uint8Array(writable.buffer)) // the producer's own work, in place: not timed
-    writable.unmap()
-    const t0 = now()
-    sealForSharing(memfd)
+  // The timed rest of every memseal round: send the sealed memfd, wait for the child's answer.
+  const handOff = async (memfd, size, t0) => {
     await sendShared(ctx.channel, memfd, { size })
     const answer = await ctx.proc.next()
     const t = now() - t0
@@ -95,21 +90,23 @@ function methods(ctx) {
     check(answer, size)
     return t
   }
+  const inPlace = (hugetlb) => async (size) => {
+    const memfd = Memfd.create('bench', { exec: false, size, ...(hugetlb ? { hugetlb: true } : {}) })
+    const writable = memfd.map({ protection: 'rw' })
+    fill(new Uint8Array(writable.buffer)) // the producer's own work, in place: not timed
+    writable.unmap()
+    const t0 = now()
+    return handOff(sealForSharing(memfd), size, t0)
+  }
   const hugetlbUnavailable = (size) =>
     ctx.hugetlb.reason ?? (size % ctx.hugetlb.pageSize ? `${size / MiB} MiB is not a whole number of ${ctx.hugetlb.pageSize / MiB} MiB huge pages` : null)
   return {
     memseal: { round: inPlace(false) },
     'memseal hugetlb': { round: inPlace(true), unavailable: hugetlbUnavailable },
     'memseal+copy': {
-      round: async (size, data) => {
+      round: (size, data) => {
         const t0 = now()
-        const memfd = share(data, { name: 'bench' })
-        await sendShared(ctx.channel, memfd, { size })
-        const answer = await ctx.proc.next()
-        const t = now() - t0
-        memfd.close()
-        check(answer, size)
-        return t
+        return handOff(share(data, { name: 'bench' }), size, t0)
       },
     },
     pipe: {
@@ -163,10 +160,10 @@ const C_OF = { memseal: 'C memfd', 'memseal hugetlb': 'C memfd hugetlb' }
 
 function hugetlbSetup() {
   const pageSize = hugePageSize()
-  if (pageSize === 0) return { pageSize: 1, reason: 'the kernel has no hugetlb support', note: null }
+  if (pageSize === 0) return { pageSize: 1, reason: 'the kernel has no hugetlb support (no Hugepagesize in /proc/meminfo)', note: null }
   const eligible = PLAN.map((p) => p.size).filter((size) => size % pageSize === 0)
   if (eligible.length === 0) return { pageSize, reason: `no planned size is a whole number of ${pageSize / MiB} MiB pages`, note: null }
-  const pool = ensurePool(pagesNeeded(Math.max(...eligible), pageSize), reserveHugepages)
+  const pool = ensurePool(pagesNeeded(Math.max(...eligible), pageSize), pageSize, reserveHugepages)
   return { pageSize, reason: pool.ok ? null : pool.reason, note: pool.ok ? pool.note : null }
 }
 

@@ -50,6 +50,15 @@ static uint64_t xor_words(const uint64_t* w, size_t n) {
   return x;
 }
 
+/* Sizes the memfd and maps it shared and writable, filled with the pattern of bench/handoff/data.js. */
+static double* map_filled(int fd, uint64_t size) {
+  CHECK(ftruncate(fd, (off_t)size));
+  double* w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK(w == MAP_FAILED ? -1 : 0);
+  for (size_t i = 0; i < size / sizeof(double); i++) w[i] = (double)(i % 251);
+  return w;
+}
+
 static void send_fd(int sock, int fd, uint64_t size) {
   char control[CMSG_SPACE(sizeof(int))];
   memset(control, 0, sizeof control);
@@ -102,11 +111,8 @@ static void child(int sock) {
 static int read_floor(uint64_t size, long rounds, long warmup) {
   int fd = memfd_create("bench-floor", MFD_CLOEXEC);
   CHECK(fd);
-  CHECK(ftruncate(fd, (off_t)size));
-  double* w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  CHECK(w == MAP_FAILED ? -1 : 0);
+  double* w = map_filled(fd, size);
   size_t n = size / sizeof(double);
-  for (size_t i = 0; i < n; i++) w[i] = (double)(i % 251);
   uint64_t expected = xor_words((const uint64_t*)w, n); /* also faults every page in: the rounds see none */
   for (long r = 0; r < warmup + rounds; r++) {
     uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
@@ -116,6 +122,7 @@ static int read_floor(uint64_t size, long rounds, long warmup) {
     if (r >= warmup) printf("%.4f\n", (double)(t1 - t0) / 1e6);
   }
   CHECK(munmap(w, size));
+  CHECK(close(fd));
   return 0;
 }
 
@@ -147,12 +154,8 @@ int main(int argc, char** argv) {
     int fd = memfd_create("bench-handoff", flags);
     if (fd < 0 && errno == EINVAL) fd = memfd_create("bench-handoff", flags & ~MFD_NOEXEC_SEAL); /* before 6.3 */
     CHECK(fd);
-    CHECK(ftruncate(fd, (off_t)size));
-    double* w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    CHECK(w == MAP_FAILED ? -1 : 0);
-    size_t n = size / sizeof(double);
-    for (size_t i = 0; i < n; i++) w[i] = (double)(i % 251);
-    double expected = sum_words(w, n);
+    double* w = map_filled(fd, size);
+    double expected = sum_words(w, size / sizeof(double));
     CHECK(munmap(w, size));
 
     uint64_t t0 = clock_ns(CLOCK_MONOTONIC);

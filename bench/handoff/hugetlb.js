@@ -33,12 +33,11 @@ function pagesNeeded(largest, pageSize) {
 }
 
 /**
- * Makes sure the pool holds `needed` free pages. Returns { ok: true, note } or { ok: false, reason }.
- * With `reserve`, raises vm.nr_hugepages and registers the restore of its old value at exit.
+ * Makes sure the pool of `pageSize` pages holds `needed` free ones. Returns { ok: true, note } or
+ * { ok: false, reason }. With `reserve`, raises vm.nr_hugepages and registers the restore of its old
+ * value at exit.
  */
-function ensurePool(needed, reserve) {
-  const pageSize = hugePageSize()
-  if (pageSize === 0) return { ok: false, reason: 'the kernel has no hugetlb support (no Hugepagesize in /proc/meminfo)' }
+function ensurePool(needed, pageSize, reserve) {
   const free = meminfo().HugePages_Free ?? 0
   const mib = (needed * pageSize) / 2 ** 20
   if (free >= needed) return { ok: true, note: `hugetlb pool: ${free} free pages of ${pageSize / 2 ** 20} MiB (${needed} needed)` }
