@@ -79,4 +79,18 @@ static inline void report(struct stopwatch w, long iterations) {
   printf("\n");
 }
 
+/*
+ * The whole main() of a baseline whose operation needs no setup: `warm-up` untimed calls of once(), then
+ * `iterations` timed ones, reported. Inlined with a constant `once`, the call is direct.
+ */
+static inline int time_ops(int argc, char** argv, void (*once)(void)) {
+  long iterations, warmup;
+  parse_counts(argc, argv, &iterations, &warmup);
+  for (long i = 0; i < warmup; i++) once();
+  struct stopwatch t0 = start();
+  for (long i = 0; i < iterations; i++) once();
+  report(t0, iterations);
+  return 0;
+}
+
 #endif

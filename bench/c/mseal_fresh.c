@@ -20,12 +20,4 @@ static void once(void) {
   CHECK(syscall(__NR_mseal, p, SIZE, 0UL));
 }
 
-int main(int argc, char** argv) {
-  long iterations, warmup;
-  parse_counts(argc, argv, &iterations, &warmup);
-  for (long i = 0; i < warmup; i++) once();
-  struct stopwatch t0 = start();
-  for (long i = 0; i < iterations; i++) once();
-  report(t0, iterations);
-  return 0;
-}
+int main(int argc, char** argv) { return time_ops(argc, argv, once); }
