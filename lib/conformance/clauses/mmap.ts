@@ -38,13 +38,19 @@ function storeInChild(r: RawRegion, value: number): string | null {
 
 const peek = (r: RawRegion): number => native.raw.peek(r, 0, 1)[0]!
 
+/** A hugetlbfs memfd (`flags` | MFD_HUGETLB) `pages` huge pages long. */
+function hugeFile(ctx: Ctx, flags: number, name: string, pages = 1): { fd: number; huge: number } {
+  const fd = ctx.memfd(flags | C.MFD_HUGETLB, name)
+  const huge = hugePageSize(fd)
+  resize(fd, pages * huge)
+  return { fd, huge }
+}
+
 /** A hugetlbfs memfd one huge page long, with `bits` added. */
 function hugeSealed(ctx: Ctx, bits: number): { fd: number; huge: number } {
-  const fd = ctx.memfd(C.MFD_ALLOW_SEALING | C.MFD_HUGETLB, 'memseal-huge')
-  const huge = hugePageSize(fd)
-  resize(fd, huge)
-  if (bits !== 0) addSeals(ctx, fd, bits)
-  return { fd, huge }
+  const file = hugeFile(ctx, C.MFD_ALLOW_SEALING, 'memseal-huge')
+  if (bits !== 0) addSeals(ctx, file.fd, bits)
+  return file
 }
 
 // §5.3 F_SEAL_WRITE and mappings
@@ -380,10 +386,14 @@ const hugeSource = man('mmap', 'Huge page (Huge TLB) mappings')
 
 /** mmap of `length` bytes of a one-huge-page hugetlbfs memfd, read-only, shared, MAP_NORESERVE. */
 function hugeMapping(ctx: Ctx, length: number): { r: RawRegion | number; huge: number } {
-  const fd = ctx.memfd(C.MFD_HUGETLB, 'memseal-huge-len')
-  const huge = hugePageSize(fd)
-  resize(fd, huge)
+  const { fd, huge } = hugeFile(ctx, 0, 'memseal-huge-len')
   return { r: ctx.mmapCall(length, R, SHARED | C.MAP_NORESERVE, fd, 0), huge }
+}
+
+/** mmap of one huge page of a two-huge-page hugetlbfs memfd at `offset(huge)`: { ret: 0 } or { errno }. */
+function hugeAtOffset(ctx: Ctx, offset: (huge: number) => number): Observation {
+  const { fd, huge } = hugeFile(ctx, 0, 'memseal-huge-off', 2)
+  return ctx.mapOutcome(ctx.mmapCall(huge, R, SHARED | C.MAP_NORESERVE, fd, offset(huge)))
 }
 
 /** The mapping as the clause's region: it must exist, and is released as a whole huge page. */
@@ -445,12 +455,7 @@ const hugeLengths: Clause[] = [
     since: '4.14',
     needs: ['hugetlb'],
     expect: { errno: 'EINVAL' },
-    run: (ctx) => {
-      const fd = ctx.memfd(C.MFD_HUGETLB, 'memseal-huge-off')
-      const huge = hugePageSize(fd)
-      resize(fd, 2 * huge)
-      return ctx.mapOutcome(ctx.mmapCall(huge, R, SHARED | C.MAP_NORESERVE, fd, ps))
-    },
+    run: (ctx) => hugeAtOffset(ctx, () => ps),
   }),
   clause({
     id: 'mmap.hugetlb.mmap-offset-aligned-ok',
@@ -460,12 +465,7 @@ const hugeLengths: Clause[] = [
     since: '4.14',
     needs: ['hugetlb'],
     expect: { ret: 0 },
-    run: (ctx) => {
-      const fd = ctx.memfd(C.MFD_HUGETLB, 'memseal-huge-off')
-      const huge = hugePageSize(fd)
-      resize(fd, 2 * huge)
-      return ctx.mapOutcome(ctx.mmapCall(huge, R, SHARED | C.MAP_NORESERVE, fd, huge))
-    },
+    run: (ctx) => hugeAtOffset(ctx, (huge) => huge),
   }),
 ]
 
