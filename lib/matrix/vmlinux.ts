@@ -42,6 +42,38 @@ export function isCompleteElf(path: string): boolean {
 }
 
 /**
+ * Decompresses `input` with `codec` into `dest` (through `dest.partial`) if what comes out passes
+ * `accept`, judged on the file; otherwise leaves nothing behind. The tool's exit status is not consulted.
+ */
+function decompressTo(codec: Codec, input: Buffer, dest: string, accept: (path: string) => boolean): boolean {
+  const tmp = `${dest}.partial`
+  const out = openSync(tmp, 'w')
+  try {
+    runSync(codec.command, codec.args, { input, stdio: ['pipe', out, 'ignore'], maxBuffer: 1 << 30 })
+  } finally {
+    closeSync(out)
+  }
+  if (accept(tmp)) {
+    renameSync(tmp, dest)
+    return true
+  }
+  rmSync(tmp, { force: true })
+  return false
+}
+
+/** The first `n` bytes of a file (fewer if it is shorter; the rest zero). */
+function readHead(path: string, n: number): Buffer {
+  const head = Buffer.alloc(n)
+  const fd = openSync(path, 'r')
+  try {
+    readSync(fd, head, 0, n, 0)
+  } finally {
+    closeSync(fd)
+  }
+  return head
+}
+
+/**
  * Writes the vmlinux inside `image` to `dest` and returns the codec that held it, `none` when the
  * image already is an ELF file, or null when no payload decompresses to a whole ELF file (a
  * truncated or foreign image).
@@ -51,20 +83,9 @@ export function extractVmlinux(image: string, dest: string): string | null {
   if (data.subarray(0, 4).equals(ELF_MAGIC)) return 'none'
   for (const codec of CODECS) {
     for (let at = data.indexOf(codec.magic); at >= 0; at = data.indexOf(codec.magic, at + 1)) {
-      const tmp = `${dest}.partial`
-      const out = openSync(tmp, 'w')
-      try {
-        // The payload is followed by the rest of the image; decompressors complain about that
-        // trailing data, so the exit status is ignored and the output judged by its ELF magic.
-        runSync(codec.command, codec.args, { input: data.subarray(at), stdio: ['pipe', out, 'ignore'], maxBuffer: 1 << 30 })
-      } finally {
-        closeSync(out)
-      }
-      if (isCompleteElf(tmp)) {
-        renameSync(tmp, dest)
-        return codec.name
-      }
-      rmSync(tmp, { force: true })
+      // The payload is followed by the rest of the image; decompressors complain about that trailing
+      // data, so the exit status is ignored and the output judged by being a whole ELF file.
+      if (decompressTo(codec, data.subarray(at), dest, isCompleteElf)) return codec.name
     }
   }
   return null
@@ -97,25 +118,7 @@ export function extractArm64Image(image: string, dest: string): string | null {
   if (isArm64Image(data)) return 'none'
   for (const codec of CODECS) {
     if (!data.subarray(0, codec.magic.length).equals(codec.magic)) continue
-    const tmp = `${dest}.partial`
-    const out = openSync(tmp, 'w')
-    try {
-      runSync(codec.command, codec.args, { input: data, stdio: ['pipe', out, 'ignore'], maxBuffer: 1 << 30 })
-    } finally {
-      closeSync(out)
-    }
-    const head = Buffer.alloc(0x40)
-    const fd = openSync(tmp, 'r')
-    try {
-      readSync(fd, head, 0, 0x40, 0)
-    } finally {
-      closeSync(fd)
-    }
-    if (isArm64Image(head)) {
-      renameSync(tmp, dest)
-      return codec.name
-    }
-    rmSync(tmp, { force: true })
+    if (decompressTo(codec, data, dest, (path) => isArm64Image(readHead(path, 0x40)))) return codec.name
   }
   return null
 }
