@@ -82,11 +82,8 @@ Napi::Value Socketpair(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// A non-blocking, close-on-exec AF_UNIX stream socket, and the address in info[0] for it: fd or -errno
-// (with a JavaScript exception pending when the address argument is not a string or Buffer).
-long AddressedSocket(const Napi::CallbackInfo& info, sockaddr_un* addr, socklen_t* len) {
-  long r = SocketAddress(info, 0, addr, len);
-  if (r != 0) return r;
+// A non-blocking, close-on-exec AF_UNIX stream socket: fd or -errno.
+long StreamSocket() {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   return fd < 0 ? -errno : fd;
 }
@@ -101,15 +98,19 @@ long CloseAfterFailure(int fd) {
 // listen(path, backlog) -> fd | -errno: a non-blocking, close-on-exec AF_UNIX stream socket bound to path.
 Napi::Value Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int backlog;
-  if (!ArgInt(info, 1, &backlog)) return env.Undefined();
   sockaddr_un addr;
   socklen_t len = 0;
-  long fd = AddressedSocket(info, &addr, &len);
+  long r = SocketAddress(info, 0, &addr, &len);
   if (env.IsExceptionPending()) return env.Undefined();
+  if (r != 0) return Result(env, r);
+  int backlog;
+  if (!ArgInt(info, 1, &backlog)) return env.Undefined();
+  long fd = StreamSocket();
   if (fd < 0) return Result(env, fd);
   int s = static_cast<int>(fd);
-  if (bind(s, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(s, backlog) != 0) return Result(env, CloseAfterFailure(s));
+  if (bind(s, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(s, backlog) != 0) {
+    return Result(env, CloseAfterFailure(s));
+  }
   return Result(env, fd);
 }
 
@@ -127,8 +128,10 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   sockaddr_un addr;
   socklen_t len = 0;
-  long fd = AddressedSocket(info, &addr, &len);
+  long r = SocketAddress(info, 0, &addr, &len);
   if (env.IsExceptionPending()) return env.Undefined();
+  if (r != 0) return Result(env, r);
+  long fd = StreamSocket();
   if (fd < 0) return Result(env, fd);
   int s = static_cast<int>(fd);
   if (connect(s, reinterpret_cast<sockaddr*>(&addr), len) != 0) return Result(env, CloseAfterFailure(s));
