@@ -51,8 +51,16 @@ function parseArgs(argv) {
 }
 const { quick, reserveHugepages, only, rounds: roundsOverride } = parseArgs(process.argv.slice(2))
 const PLAN = quick
-  ? [{ size: 1 * MiB, rounds: 5 }, { size: 64 * MiB, rounds: 3 }, { size: 256 * MiB, rounds: 3 }]
-  : [{ size: 1 * MiB, rounds: 21 }, { size: 64 * MiB, rounds: 9 }, { size: 256 * MiB, rounds: 7 }]
+  ? [
+      { size: 1 * MiB, rounds: 5 },
+      { size: 64 * MiB, rounds: 3 },
+      { size: 256 * MiB, rounds: 3 },
+    ]
+  : [
+      { size: 1 * MiB, rounds: 21 },
+      { size: 64 * MiB, rounds: 9 },
+      { size: 256 * MiB, rounds: 7 },
+    ]
 if (roundsOverride) for (const p of PLAN) p.rounds = roundsOverride
 const WARMUP = 2
 const SHM = `/dev/shm/memseal-bench-${process.pid}`
@@ -229,7 +237,9 @@ async function main() {
   console.log(table(results))
   const total = (now() - started) / 1000
   const environment = `shmem THP: ${shmemThp()}; ${hugetlb.note ?? 'hugetlb: not used'}`
-  console.log(`\n${results.length} cells, medians of ${PLAN.map((p) => p.rounds).join('/')} rounds after ${WARMUP} warm-up rounds; ${total.toFixed(1)} s; node ${process.version}`)
+  console.log(
+    `\n${results.length} cells, medians of ${PLAN.map((p) => p.rounds).join('/')} rounds after ${WARMUP} warm-up rounds; ${total.toFixed(1)} s; node ${process.version}`,
+  )
   console.log(`${environment}. "vs C": memseal median / C median with the same pages (1.00 = the kernel's own cost).`)
   for (const n of notMeasured) console.log(`not measured: ${n.sizeMiB} MiB ${n.method}: ${n.reason}`)
   const out = join(__dirname, 'out')

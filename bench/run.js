@@ -58,7 +58,9 @@ function compileBaselines() {
 }
 
 function loadScenarios(only) {
-  const files = readdirSync(SCENARIO_DIR).filter((f) => /^\d\d[a-z]?-.*\.js$/.test(f)).sort()
+  const files = readdirSync(SCENARIO_DIR)
+    .filter((f) => /^\d\d[a-z]?-.*\.js$/.test(f))
+    .sort()
   const all = files.map((f) => Object.assign({ file: join(SCENARIO_DIR, f) }, require(join(SCENARIO_DIR, f))))
   return only ? all.filter((s) => only.includes(s.id)) : all
 }
@@ -118,10 +120,16 @@ function measureScenario(s, rounds, index, count) {
   const memsealCpu = median(samples.memsealCpu)
   const ratio = memseal / c
   return {
-    id: s.id, title: s.title, iterations, warmup,
+    id: s.id,
+    title: s.title,
+    iterations,
+    warmup,
     c: { medianNs: c, medianCpuNs: cCpu, samplesNs: samples.c, samplesCpuNs: samples.cCpu },
     memseal: { medianNs: memseal, medianCpuNs: memsealCpu, samplesNs: samples.memseal, samplesCpuNs: samples.memsealCpu },
-    ratio, cpuRatio: memsealCpu / cCpu, target: s.target ?? null, met: s.target ? ratio <= s.target : null,
+    ratio,
+    cpuRatio: memsealCpu / cCpu,
+    target: s.target ?? null,
+    met: s.target ? ratio <= s.target : null,
   }
 }
 
@@ -151,7 +159,10 @@ function measureSuite(s) {
   const areas = {}
   for (const c of perClause) areas[c.area] = (areas[c.area] ?? 0) + c.medianMs
   return {
-    id: s.id, title: s.title, available: true, runs: runs.length,
+    id: s.id,
+    title: s.title,
+    available: true,
+    runs: runs.length,
     wallMs: median(runs.map((r) => r.wallMs)),
     reportedMs: median(runs.map((r) => Number(r.report.summary?.durationMs) || 0)),
     clauses: perClause.length,
@@ -208,16 +219,23 @@ function machine() {
   let ccVersion = ''
   try {
     ccVersion = execFileSync('cc', ['--version'], { encoding: 'utf8' }).split('\n')[0]
-  } catch {}
+  } catch {
+    // no C compiler: the table says so with an empty version
+  }
   return { kernel: release(), cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, node: process.version, cc: ccVersion }
 }
 
 function printTable(rows) {
   const head = ['scenario', 'C ns/op', 'memseal ns/op', 'memseal/C', 'target', 'CPU ns/op C', 'memseal', 'CPU ratio']
   const body = rows.map((r) => [
-    r.id, r.c.medianNs.toFixed(0), r.memseal.medianNs.toFixed(0), r.ratio.toFixed(2),
+    r.id,
+    r.c.medianNs.toFixed(0),
+    r.memseal.medianNs.toFixed(0),
+    r.ratio.toFixed(2),
     r.target ? `≤ ${r.target} ${r.met ? 'ok' : 'MISSED'}` : '',
-    r.c.medianCpuNs.toFixed(0), r.memseal.medianCpuNs.toFixed(0), r.cpuRatio.toFixed(2),
+    r.c.medianCpuNs.toFixed(0),
+    r.memseal.medianCpuNs.toFixed(0),
+    r.cpuRatio.toFixed(2),
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
@@ -230,9 +248,15 @@ function printSuite(suite) {
     process.stdout.write(`\nconformance suite: not available yet (${suite.reason})\n`)
     return
   }
-  process.stdout.write(`\nconformance suite: ${suite.clauses} clauses, wall ${suite.wallMs.toFixed(0)} ms (median of ${suite.runs}), ` +
-    `report ${suite.reportedMs.toFixed(0)} ms, median clause ${suite.clauseMedianMs.toFixed(2)} ms\n`)
-  process.stdout.write(`  per area (ms): ${Object.entries(suite.areasMs).map(([a, ms]) => `${a} ${ms.toFixed(1)}`).join(', ')}\n`)
+  process.stdout.write(
+    `\nconformance suite: ${suite.clauses} clauses, wall ${suite.wallMs.toFixed(0)} ms (median of ${suite.runs}), ` +
+      `report ${suite.reportedMs.toFixed(0)} ms, median clause ${suite.clauseMedianMs.toFixed(2)} ms\n`,
+  )
+  process.stdout.write(
+    `  per area (ms): ${Object.entries(suite.areasMs)
+      .map(([a, ms]) => `${a} ${ms.toFixed(1)}`)
+      .join(', ')}\n`,
+  )
   process.stdout.write('  slowest clauses:\n')
   for (const c of suite.perClause.slice(0, 8)) process.stdout.write(`    ${c.medianMs.toFixed(2).padStart(8)} ms  ${c.id} (${c.status})\n`)
 }
@@ -241,7 +265,10 @@ function printStrace(list) {
   if (list.length === 0) return
   process.stdout.write('\nsystem calls per operation (strace -f -c; 2n minus n operations):\n')
   for (const s of list) {
-    const show = (o) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || '-'
+    const show = (o) =>
+      Object.entries(o)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || '-'
     process.stdout.write(`  ${s.id}\n    C:       ${show(s.c)}\n    memseal: ${show(s.memseal)}\n    extra:   ${show(s.extra)}\n`)
     if (s.note) process.stdout.write(`    note:    ${s.note}\n`)
   }
@@ -274,7 +301,16 @@ function main() {
   printTable(rows)
   printSuite(suite)
   printStrace(strace)
-  const results = { date: new Date().toISOString(), machine: machine(), rounds: args.rounds, cThreads: args.cThreads, elapsedS, scenarios: rows, conformance: suite, strace }
+  const results = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    rounds: args.rounds,
+    cThreads: args.cThreads,
+    elapsedS,
+    scenarios: rows,
+    conformance: suite,
+    strace,
+  }
   const out = join(OUT_DIR, 'results.json')
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
   log(`done in ${elapsedS.toFixed(1)} s; wrote ${relative(process.cwd(), out)}`)

@@ -63,7 +63,10 @@ function parseCheckArgs(argv: string[]): CheckArgs {
   const args: CheckArgs = { format: 'text', junit: null, only: [], list: false, strict: false, verbose: false, workers: undefined }
   const formats = new Set<string>()
   for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.startsWith('--') && argv[i]!.includes('=') ? [argv[i]!.slice(0, argv[i]!.indexOf('=')), argv[i]!.slice(argv[i]!.indexOf('=') + 1)] : [argv[i]!, undefined]
+    const [flag, inline] =
+      argv[i]!.startsWith('--') && argv[i]!.includes('=')
+        ? [argv[i]!.slice(0, argv[i]!.indexOf('=')), argv[i]!.slice(argv[i]!.indexOf('=') + 1)]
+        : [argv[i]!, undefined]
     const value = (): string => {
       if (inline !== undefined) return inline
       const next = argv[++i]
@@ -74,15 +77,31 @@ function parseCheckArgs(argv: string[]): CheckArgs {
       if (inline !== undefined) throw new UsageError(`${flag} takes no value`)
     }
     switch (flag) {
-      case '--json': case '--tap': case '--markdown':
+      case '--json':
+      case '--tap':
+      case '--markdown':
         noValue()
         formats.add(flag.slice(2))
         break
-      case '--junit': args.junit = value(); break
-      case '--only': args.only.push(value()); break
-      case '--list': noValue(); args.list = true; break
-      case '--strict': noValue(); args.strict = true; break
-      case '--verbose': case '-v': noValue(); args.verbose = true; break
+      case '--junit':
+        args.junit = value()
+        break
+      case '--only':
+        args.only.push(value())
+        break
+      case '--list':
+        noValue()
+        args.list = true
+        break
+      case '--strict':
+        noValue()
+        args.strict = true
+        break
+      case '--verbose':
+      case '-v':
+        noValue()
+        args.verbose = true
+        break
       case '--workers': {
         const n = Number(value())
         if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError('--workers needs a whole number from 1 to 64')
@@ -106,7 +125,15 @@ function runList(args: CheckArgs): number {
   const clauses = selectClauses(loadClauses(), args.only)
   if (args.only.length > 0 && clauses.length === 0) throw new UsageError(`no clause matches --only ${splitPatterns(args.only).join(',')}`)
   if (args.format === 'json') {
-    const rows = clauses.map((c) => ({ id: c.id, area: c.area, statement: c.statement, source: c.source, since: c.since, needs: c.needs ?? [], isolation: c.isolation ?? 'worker' }))
+    const rows = clauses.map((c) => ({
+      id: c.id,
+      area: c.area,
+      statement: c.statement,
+      source: c.source,
+      since: c.since,
+      needs: c.needs ?? [],
+      isolation: c.isolation ?? 'worker',
+    }))
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`)
     return 0
   }
@@ -193,7 +220,7 @@ function runInfo(argv: string[]): number {
 async function runMatrix(argv: string[]): Promise<number> {
   let mod: { matrixMain?: (argv: string[]) => unknown }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
     mod = require('./matrix') as typeof mod
   } catch (err) {
     const e = err as NodeJS.ErrnoException
@@ -229,11 +256,16 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     switch (first) {
-      case undefined: return await runCheck(parseCheckArgs([]))
-      case 'check': return await runCheck(parseCheckArgs(rest))
-      case 'list': return runList({ ...parseCheckArgs(rest), list: true })
-      case 'info': return runInfo(rest)
-      case 'matrix': return await runMatrix(rest)
+      case undefined:
+        return await runCheck(parseCheckArgs([]))
+      case 'check':
+        return await runCheck(parseCheckArgs(rest))
+      case 'list':
+        return runList({ ...parseCheckArgs(rest), list: true })
+      case 'info':
+        return runInfo(rest)
+      case 'matrix':
+        return await runMatrix(rest)
       default:
         if (first.startsWith('-')) return await runCheck(parseCheckArgs(argv))
         throw new UsageError(`unknown command '${first}'`)
@@ -253,7 +285,7 @@ if (require.main === module) {
       process.exitCode = status
     },
     (err: unknown) => {
-      process.stderr.write(`memseal: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+      process.stderr.write(`memseal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
       process.exitCode = 1
     },
   )

@@ -91,10 +91,11 @@ function describe(value: unknown): string {
   if (value === undefined) return 'undefined'
   if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`
   if (typeof value === 'object') {
-    const ctor = (value as object).constructor?.name
+    const ctor = value.constructor?.name
     return ctor ? `an instance of ${ctor}` : 'an object'
   }
-  let shown = String(value)
+  // only primitives are left here: null, undefined, functions and objects returned above
+  let shown = (value as string | number | bigint | boolean | symbol).toString()
   if (shown.length > 28) shown = `${shown.slice(0, 25)}...`
   if (typeof value === 'string') shown = `'${shown}'`
   if (typeof value === 'bigint') shown += 'n'
@@ -113,7 +114,7 @@ export function outOfRange(name: string, range: string, actual: unknown): RangeE
 export function invalidArgValue(name: string, actual: unknown, reason: string): TypeError {
   let shown: string
   try {
-    shown = typeof actual === 'string' ? `'${actual}'` : JSON.stringify(actual) ?? String(actual)
+    shown = typeof actual === 'string' ? `'${actual}'` : (JSON.stringify(actual) ?? String(actual))
   } catch {
     shown = String(actual)
   }

@@ -162,7 +162,7 @@ export class FdChannel {
   /** Connects to an FdServer listening on `path` (a filesystem path, or a Buffer starting with NUL). */
   static async connect(path: string | Buffer, options?: ConnectOptions): Promise<FdChannel> {
     if (!Buffer.isBuffer(path)) validateString(path, 'path')
-    const timeout = (options?.timeout === undefined) ? 5000 : validateInteger(options.timeout, 'options.timeout', 0, 0x7fffffff)
+    const timeout = options?.timeout === undefined ? 5000 : validateInteger(options.timeout, 'options.timeout', 0, 0x7fffffff)
     const opts = channelOptions(options, ['timeout'])
     const deadline = Date.now() + timeout
     for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
@@ -191,17 +191,17 @@ export class FdChannel {
     if (!Array.isArray(fds) || fds.length > MAX_SEND_FDS) {
       return Promise.reject(new TypeError(`fds must be an array of at most ${MAX_SEND_FDS} descriptors`))
     }
-    for (const [i, fd] of fds.entries()) validateInteger(fd, `fds[${i}]`, 0, 0x7fffffff)
+    const list = fds.map((fd: unknown, i) => validateInteger(fd, `fds[${i}]`, 0, 0x7fffffff))
     if (this.#fatal) return Promise.reject(this.#fatal)
     if (this.closed) return Promise.reject(channelClosed('send'))
     let bytes: Buffer
     try {
       bytes = frame(header, this.#opts.maxHeaderBytes)
     } catch (err) {
-      return Promise.reject(err)
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
     }
     return new Promise<void>((resolve, reject) => {
-      this.#outbox.push({ bytes, fds: [...fds], resolve, reject })
+      this.#outbox.push({ bytes, fds: list, resolve, reject })
       this.#flush()
     })
   }
@@ -370,14 +370,22 @@ export class FdChannel {
   #parse(body: Buffer, fds: number[], truncated: boolean): Inbound {
     if (truncated || fds.length > this.#opts.maxFds) {
       closeFds(fds)
-      const error = new MemsealError('ERR_MEMSEAL_TOO_MANY_FDS', `the peer sent ${truncated ? `more than ${MAX_RECV_FDS}` : fds.length} descriptors with one message, more than ${this.#opts.maxFds}; all were closed`)
+      const error = new MemsealError(
+        'ERR_MEMSEAL_TOO_MANY_FDS',
+        `the peer sent ${truncated ? `more than ${MAX_RECV_FDS}` : fds.length} descriptors with one message, more than ${this.#opts.maxFds}; all were closed`,
+      )
       return { error }
     }
     try {
       return { message: { header: JSON.parse(body.toString('utf8')), fds } }
     } catch {
       closeFds(fds)
-      return { error: new MemsealError('ERR_MEMSEAL_BAD_MESSAGE', `the peer sent a header that is not JSON (${body.length} bytes); its ${fds.length} descriptor(s) were closed`) }
+      return {
+        error: new MemsealError(
+          'ERR_MEMSEAL_BAD_MESSAGE',
+          `the peer sent a header that is not JSON (${body.length} bytes); its ${fds.length} descriptor(s) were closed`,
+        ),
+      }
     }
   }
 
@@ -431,7 +439,7 @@ export class FdServer {
     if (!Buffer.isBuffer(path)) validateString(path, 'path')
     const backlog = options?.backlog === undefined ? 128 : validateInteger(options.backlog, 'options.backlog', 1, 0x7fffffff)
     const opts = channelOptions(options, ['backlog'])
-    const fd = check(native.fdpass.listen(path, backlog), 'listen', String(path)) as number
+    const fd = check<number>(native.fdpass.listen(path, backlog), 'listen', String(path))
     return new FdServer(fd, path, opts)
   }
 

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { machine, release } from 'node:os'
 import { errnoName } from './errors'
 import { detectContainer, INITIAL_PID_NAMESPACE_INODE, pidNamespaceInode, seccompStatus } from './kernel/container'
-import { constants as C, native, RawRegion } from './native'
+import { constants as C, native, type RawRegion } from './native'
 
 export type KernelVersion = [number, number, number]
 
@@ -39,8 +39,19 @@ export interface FeatureProbe {
 }
 
 export type FeatureName =
-  | 'memfd' | 'allowSealing' | 'hugetlb' | 'futureWrite' | 'noexecSeal' | 'mfdExec' | 'sealExec'
-  | 'mseal' | 'guardInstall' | 'roSharedAfterWriteSeal' | 'pkeys' | 'ioUring' | 'memfdNoexecSysctl'
+  | 'memfd'
+  | 'allowSealing'
+  | 'hugetlb'
+  | 'futureWrite'
+  | 'noexecSeal'
+  | 'mfdExec'
+  | 'sealExec'
+  | 'mseal'
+  | 'guardInstall'
+  | 'roSharedAfterWriteSeal'
+  | 'pkeys'
+  | 'ioUring'
+  | 'memfdNoexecSysctl'
 
 export interface Features extends Record<FeatureName, boolean> {
   /** Huge page sizes the kernel supports, in bytes (from /sys/kernel/mm/hugepages). */
@@ -144,7 +155,7 @@ function environment(): Environment {
   cachedEnvironment = {
     seccomp: seccomp.mode,
     seccompFilters: seccomp.filters,
-    container: container.container ? container.engine ?? 'unknown' : null,
+    container: container.container ? (container.engine ?? 'unknown') : null,
     memfdNoexec: noexec === null ? null : Number(noexec.trim()),
     pidNamespace: { inode: pidns, depth: Math.max(0, nspid.length - 1), initial: pidNamespaceInode() === INITIAL_PID_NAMESPACE_INODE },
     root: process.getuid?.() === 0,
@@ -165,9 +176,17 @@ function judge(name: FeatureName, ret: number, okErrnos: number[] = []): Feature
   const errno = errnoName(ret)
   const filtered = seccompStatus().mode === 2
   if (filtered && (errno === 'ENOSYS' || errno === 'EPERM') && kernel.atLeast(since)) {
-    return { ok: false, since, errno, blockedBy: 'seccomp', reason: `blocked by a seccomp filter: the probe got ${errno} on Linux ${kernel.release}, which has had it since ${since}` }
+    return {
+      ok: false,
+      since,
+      errno,
+      blockedBy: 'seccomp',
+      reason: `blocked by a seccomp filter: the probe got ${errno} on Linux ${kernel.release}, which has had it since ${since}`,
+    }
   }
-  const versionNote = kernel.atLeast(since) ? `it arrived in Linux ${since} (a build option or backport may be missing)` : `it arrived in Linux ${since}; this kernel is ${kernel.release}`
+  const versionNote = kernel.atLeast(since)
+    ? `it arrived in Linux ${since} (a build option or backport may be missing)`
+    : `it arrived in Linux ${since}; this kernel is ${kernel.release}`
   return { ok: false, since, errno, reason: `not supported by this kernel (probe: ${errno}); ${versionNote}` }
 }
 
@@ -200,37 +219,107 @@ function features(): Features {
   if (cachedFeatures) return { ...cachedFeatures, probes: { ...cachedFeatures.probes } }
   const p = {} as Record<FeatureName, FeatureProbe>
   const sealing = C.MFD_ALLOW_SEALING
-  p.memfd = judge('memfd', withMemfd(0, () => 0, (r) => r))
-  p.allowSealing = judge('allowSealing', withMemfd(sealing, (fd) => native.fcntl(fd, C.F_GET_SEALS), (r) => r))
-  p.hugetlb = judge('hugetlb', withMemfd(C.MFD_HUGETLB, () => 0, (r) => r))
-  p.futureWrite = judge('futureWrite', withMemfd(sealing, (fd) => native.fcntl(fd, C.F_ADD_SEALS, C.F_SEAL_FUTURE_WRITE), (r) => r))
-  p.noexecSeal = judge('noexecSeal', withMemfd(C.MFD_NOEXEC_SEAL, () => 0, (r) => r))
-  p.mfdExec = judge('mfdExec', withMemfd(C.MFD_EXEC, () => 0, (r) => r))
-  p.sealExec = judge('sealExec', withMemfd(sealing, (fd) => native.fcntl(fd, C.F_ADD_SEALS, C.F_SEAL_EXEC), (r) => r))
+  p.memfd = judge(
+    'memfd',
+    withMemfd(
+      0,
+      () => 0,
+      (r) => r,
+    ),
+  )
+  p.allowSealing = judge(
+    'allowSealing',
+    withMemfd(
+      sealing,
+      (fd) => native.fcntl(fd, C.F_GET_SEALS),
+      (r) => r,
+    ),
+  )
+  p.hugetlb = judge(
+    'hugetlb',
+    withMemfd(
+      C.MFD_HUGETLB,
+      () => 0,
+      (r) => r,
+    ),
+  )
+  p.futureWrite = judge(
+    'futureWrite',
+    withMemfd(
+      sealing,
+      (fd) => native.fcntl(fd, C.F_ADD_SEALS, C.F_SEAL_FUTURE_WRITE),
+      (r) => r,
+    ),
+  )
+  p.noexecSeal = judge(
+    'noexecSeal',
+    withMemfd(
+      C.MFD_NOEXEC_SEAL,
+      () => 0,
+      (r) => r,
+    ),
+  )
+  p.mfdExec = judge(
+    'mfdExec',
+    withMemfd(
+      C.MFD_EXEC,
+      () => 0,
+      (r) => r,
+    ),
+  )
+  p.sealExec = judge(
+    'sealExec',
+    withMemfd(
+      sealing,
+      (fd) => native.fcntl(fd, C.F_ADD_SEALS, C.F_SEAL_EXEC),
+      (r) => r,
+    ),
+  )
   // mseal with length 0 returns 0 before looking at any VMA: it proves the syscall exists and seals nothing.
-  p.mseal = judge('mseal', withAnonPage(C.PROT_READ, (r) => native.raw.mseal(r, 0, 0, 0)))
-  p.guardInstall = judge('guardInstall', withAnonPage(C.PROT_READ | C.PROT_WRITE, (r) => native.raw.madvise(r, 0, C.PAGE_SIZE, C.MADV_GUARD_INSTALL)))
-  p.roSharedAfterWriteSeal = judge('roSharedAfterWriteSeal', withMemfd(sealing, (fd) => {
-    const sized = native.fallocate(fd, 0, 0, C.PAGE_SIZE)
-    if (sized < 0) return sized
-    const sealed = native.fcntl(fd, C.F_ADD_SEALS, C.F_SEAL_WRITE)
-    if (sealed < 0) return sealed
-    const r = native.raw.mmap(C.PAGE_SIZE, C.PROT_READ, C.MAP_SHARED, fd, 0)
-    if (typeof r === 'number') return r
-    native.raw.munmap(r, 0, C.PAGE_SIZE)
-    return 0
-  }, (r) => r))
+  p.mseal = judge(
+    'mseal',
+    withAnonPage(C.PROT_READ, (r) => native.raw.mseal(r, 0, 0, 0)),
+  )
+  p.guardInstall = judge(
+    'guardInstall',
+    withAnonPage(C.PROT_READ | C.PROT_WRITE, (r) => native.raw.madvise(r, 0, C.PAGE_SIZE, C.MADV_GUARD_INSTALL)),
+  )
+  p.roSharedAfterWriteSeal = judge(
+    'roSharedAfterWriteSeal',
+    withMemfd(
+      sealing,
+      (fd) => {
+        const sized = native.fallocate(fd, 0, 0, C.PAGE_SIZE)
+        if (sized < 0) return sized
+        const sealed = native.fcntl(fd, C.F_ADD_SEALS, C.F_SEAL_WRITE)
+        if (sealed < 0) return sealed
+        const r = native.raw.mmap(C.PAGE_SIZE, C.PROT_READ, C.MAP_SHARED, fd, 0)
+        if (typeof r === 'number') return r
+        native.raw.munmap(r, 0, C.PAGE_SIZE)
+        return 0
+      },
+      (r) => r,
+    ),
+  )
   const cpuFlags = /^flags\s*:(.*)$/m.exec(readText('/proc/cpuinfo') ?? '')?.[1] ?? ''
-  p.pkeys = /\bpku\b/.test(cpuFlags) && /\bospke\b/.test(cpuFlags)
-    ? { ok: true, since: FEATURE_SINCE.pkeys }
-    : { ok: false, since: FEATURE_SINCE.pkeys, reason: 'the CPU or kernel has no memory protection keys (no pku/ospke in /proc/cpuinfo)' }
-  p.ioUring = judge('ioUring', withAnonPage(C.PROT_READ | C.PROT_WRITE, (r) => {
-    const ring = native.raw.pinPages(r, 0, C.PAGE_SIZE)
-    return ring < 0 ? ring : native.raw.unpinPages(ring)
-  }))
+  p.pkeys =
+    /\bpku\b/.test(cpuFlags) && /\bospke\b/.test(cpuFlags)
+      ? { ok: true, since: FEATURE_SINCE.pkeys }
+      : { ok: false, since: FEATURE_SINCE.pkeys, reason: 'the CPU or kernel has no memory protection keys (no pku/ospke in /proc/cpuinfo)' }
+  p.ioUring = judge(
+    'ioUring',
+    withAnonPage(C.PROT_READ | C.PROT_WRITE, (r) => {
+      const ring = native.raw.pinPages(r, 0, C.PAGE_SIZE)
+      return ring < 0 ? ring : native.raw.unpinPages(ring)
+    }),
+  )
   p.memfdNoexecSysctl = existsSync('/proc/sys/vm/memfd_noexec')
     ? { ok: true, since: FEATURE_SINCE.memfdNoexecSysctl }
-    : { ok: false, since: FEATURE_SINCE.memfdNoexecSysctl, reason: `/proc/sys/vm/memfd_noexec does not exist; it arrived in Linux ${FEATURE_SINCE.memfdNoexecSysctl}` }
+    : {
+        ok: false,
+        since: FEATURE_SINCE.memfdNoexecSysctl,
+        reason: `/proc/sys/vm/memfd_noexec does not exist; it arrived in Linux ${FEATURE_SINCE.memfdNoexecSysctl}`,
+      }
   const flags = Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.ok])) as Record<FeatureName, boolean>
   cachedFeatures = { ...flags, hugetlbSizes: p.hugetlb.ok ? hugetlbPools().map((pool) => pool.pageSize) : [], probes: p }
   return features()

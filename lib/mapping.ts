@@ -8,7 +8,7 @@
  */
 import { check, invalidArgValue, MemsealError, outOfRange } from './errors'
 import { constants, native, ProbeAccess } from './native'
-import { adviceValue, protBits, Protection, validateProtection } from './protection'
+import { adviceValue, protBits, type Protection, validateProtection } from './protection'
 import { validateBoolean, validateInteger, validateOneOf, validateOptions } from './validate'
 
 export type ProbeResult = 'ok' | 'SIGSEGV' | 'SIGBUS'

@@ -8,8 +8,8 @@ import { check, invalidArgType, invalidArgValue, MemsealError, outOfRange } from
 import { hugetlbPools } from './kernel'
 import { fromBuffer, Mapping } from './mapping'
 import { constants, native } from './native'
-import { protBits, Protection, validateProtection } from './protection'
-import { addSealBits, getSealBits, SealName, sealBitsOf, sealsFromBits } from './seals'
+import { protBits, type Protection, validateProtection } from './protection'
+import { addSealBits, getSealBits, type SealName, sealBitsOf, sealsFromBits } from './seals'
 import { validateBoolean, validateInteger, validateOptions, validateString } from './validate'
 
 export type HugetlbSize = true | '64KB' | '512KB' | '1MB' | '2MB' | '8MB' | '16MB' | '32MB' | '256MB' | '512MB' | '1GB' | '2GB' | '16GB'

@@ -4,7 +4,7 @@
  * mappings are external ArrayBuffers, raw regions are opaque handles.
  */
 import { join } from 'node:path'
-import nodeGypBuild = require('node-gyp-build')
+import nodeGypBuild from 'node-gyp-build'
 
 /** Opaque handle to an address range owned by the conformance suite's child processes (no view). */
 export interface RawRegion {
@@ -49,21 +49,82 @@ export interface RawSurface {
 }
 
 export type ConstantName =
-  | 'MFD_CLOEXEC' | 'MFD_ALLOW_SEALING' | 'MFD_HUGETLB' | 'MFD_NOEXEC_SEAL' | 'MFD_EXEC' | 'MFD_HUGE_SHIFT' | 'MFD_HUGE_MASK'
-  | 'F_ADD_SEALS' | 'F_GET_SEALS' | 'F_GETFD' | 'F_SETFD' | 'F_GETFL' | 'F_DUPFD_CLOEXEC' | 'FD_CLOEXEC'
-  | 'F_SEAL_SEAL' | 'F_SEAL_SHRINK' | 'F_SEAL_GROW' | 'F_SEAL_WRITE' | 'F_SEAL_FUTURE_WRITE' | 'F_SEAL_EXEC'
-  | 'O_RDONLY' | 'O_WRONLY' | 'O_RDWR' | 'O_ACCMODE' | 'KERNEL_O_LARGEFILE'
-  | 'PROT_NONE' | 'PROT_READ' | 'PROT_WRITE' | 'PROT_EXEC'
-  | 'MAP_SHARED' | 'MAP_PRIVATE' | 'MAP_ANONYMOUS' | 'MAP_FIXED' | 'MAP_FIXED_NOREPLACE' | 'MAP_NORESERVE'
-  | 'MAP_POPULATE' | 'MAP_HUGETLB' | 'MAP_HUGE_SHIFT'
-  | 'MREMAP_MAYMOVE' | 'MREMAP_FIXED' | 'MREMAP_DONTUNMAP'
-  | 'MADV_NORMAL' | 'MADV_RANDOM' | 'MADV_SEQUENTIAL' | 'MADV_WILLNEED' | 'MADV_DONTNEED' | 'MADV_FREE' | 'MADV_REMOVE'
-  | 'MADV_DONTFORK' | 'MADV_DOFORK' | 'MADV_MERGEABLE' | 'MADV_UNMERGEABLE' | 'MADV_HUGEPAGE' | 'MADV_NOHUGEPAGE'
-  | 'MADV_DONTDUMP' | 'MADV_DODUMP' | 'MADV_WIPEONFORK' | 'MADV_KEEPONFORK' | 'MADV_COLD' | 'MADV_PAGEOUT'
-  | 'MADV_POPULATE_READ' | 'MADV_POPULATE_WRITE' | 'MADV_DONTNEED_LOCKED' | 'MADV_COLLAPSE'
-  | 'MADV_GUARD_INSTALL' | 'MADV_GUARD_REMOVE'
-  | 'FALLOC_FL_KEEP_SIZE' | 'FALLOC_FL_PUNCH_HOLE' | 'RLIMIT_NOFILE' | 'RLIMIT_CORE'
-  | 'PKEY_DISABLE_ACCESS' | 'PKEY_DISABLE_WRITE' | 'SIGSEGV' | 'SIGBUS' | '__NR_mseal' | 'PAGE_SIZE'
+  | 'MFD_CLOEXEC'
+  | 'MFD_ALLOW_SEALING'
+  | 'MFD_HUGETLB'
+  | 'MFD_NOEXEC_SEAL'
+  | 'MFD_EXEC'
+  | 'MFD_HUGE_SHIFT'
+  | 'MFD_HUGE_MASK'
+  | 'F_ADD_SEALS'
+  | 'F_GET_SEALS'
+  | 'F_GETFD'
+  | 'F_SETFD'
+  | 'F_GETFL'
+  | 'F_DUPFD_CLOEXEC'
+  | 'FD_CLOEXEC'
+  | 'F_SEAL_SEAL'
+  | 'F_SEAL_SHRINK'
+  | 'F_SEAL_GROW'
+  | 'F_SEAL_WRITE'
+  | 'F_SEAL_FUTURE_WRITE'
+  | 'F_SEAL_EXEC'
+  | 'O_RDONLY'
+  | 'O_WRONLY'
+  | 'O_RDWR'
+  | 'O_ACCMODE'
+  | 'KERNEL_O_LARGEFILE'
+  | 'PROT_NONE'
+  | 'PROT_READ'
+  | 'PROT_WRITE'
+  | 'PROT_EXEC'
+  | 'MAP_SHARED'
+  | 'MAP_PRIVATE'
+  | 'MAP_ANONYMOUS'
+  | 'MAP_FIXED'
+  | 'MAP_FIXED_NOREPLACE'
+  | 'MAP_NORESERVE'
+  | 'MAP_POPULATE'
+  | 'MAP_HUGETLB'
+  | 'MAP_HUGE_SHIFT'
+  | 'MREMAP_MAYMOVE'
+  | 'MREMAP_FIXED'
+  | 'MREMAP_DONTUNMAP'
+  | 'MADV_NORMAL'
+  | 'MADV_RANDOM'
+  | 'MADV_SEQUENTIAL'
+  | 'MADV_WILLNEED'
+  | 'MADV_DONTNEED'
+  | 'MADV_FREE'
+  | 'MADV_REMOVE'
+  | 'MADV_DONTFORK'
+  | 'MADV_DOFORK'
+  | 'MADV_MERGEABLE'
+  | 'MADV_UNMERGEABLE'
+  | 'MADV_HUGEPAGE'
+  | 'MADV_NOHUGEPAGE'
+  | 'MADV_DONTDUMP'
+  | 'MADV_DODUMP'
+  | 'MADV_WIPEONFORK'
+  | 'MADV_KEEPONFORK'
+  | 'MADV_COLD'
+  | 'MADV_PAGEOUT'
+  | 'MADV_POPULATE_READ'
+  | 'MADV_POPULATE_WRITE'
+  | 'MADV_DONTNEED_LOCKED'
+  | 'MADV_COLLAPSE'
+  | 'MADV_GUARD_INSTALL'
+  | 'MADV_GUARD_REMOVE'
+  | 'FALLOC_FL_KEEP_SIZE'
+  | 'FALLOC_FL_PUNCH_HOLE'
+  | 'RLIMIT_NOFILE'
+  | 'RLIMIT_CORE'
+  | 'PKEY_DISABLE_ACCESS'
+  | 'PKEY_DISABLE_WRITE'
+  | 'SIGSEGV'
+  | 'SIGBUS'
+  | '__NR_mseal'
+  | 'PAGE_SIZE'
 
 /** SCM_RIGHTS descriptor passing and the libuv poller (native/fdpass.cc); lib/fdpass.ts is its only user. */
 export interface FdPassSurface {
@@ -88,7 +149,12 @@ export interface FdPassSurface {
 }
 
 /** Probe access codes (native/probe.cc). */
-export const enum ProbeAccess { Read = 0, Write = 1, Exec = 2, Store = 3 }
+export const enum ProbeAccess {
+  Read = 0,
+  Write = 1,
+  Exec = 2,
+  Store = 3,
+}
 
 export interface Native {
   readonly constants: Readonly<Record<ConstantName, number>>

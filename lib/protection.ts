@@ -8,11 +8,16 @@ export const PROTECTIONS: readonly Protection[] = ['none', 'r', 'rw', 'rx', 'rwx
 export function protBits(protection: Protection): number {
   const { PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC } = constants
   switch (protection) {
-    case 'none': return PROT_NONE
-    case 'r': return PROT_READ
-    case 'rw': return PROT_READ | PROT_WRITE
-    case 'rx': return PROT_READ | PROT_EXEC
-    case 'rwx': return PROT_READ | PROT_WRITE | PROT_EXEC
+    case 'none':
+      return PROT_NONE
+    case 'r':
+      return PROT_READ
+    case 'rw':
+      return PROT_READ | PROT_WRITE
+    case 'rx':
+      return PROT_READ | PROT_EXEC
+    case 'rwx':
+      return PROT_READ | PROT_WRITE | PROT_EXEC
   }
 }
 
@@ -21,10 +26,31 @@ export function validateProtection(value: unknown, name = 'protection'): Protect
 }
 
 export type Advice =
-  | 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'free' | 'remove' | 'dontfork' | 'dofork'
-  | 'mergeable' | 'unmergeable' | 'hugepage' | 'nohugepage' | 'dontdump' | 'dodump' | 'wipeonfork' | 'keeponfork'
-  | 'cold' | 'pageout' | 'populate-read' | 'populate-write' | 'dontneed-locked' | 'collapse'
-  | 'guard-install' | 'guard-remove'
+  | 'normal'
+  | 'random'
+  | 'sequential'
+  | 'willneed'
+  | 'dontneed'
+  | 'free'
+  | 'remove'
+  | 'dontfork'
+  | 'dofork'
+  | 'mergeable'
+  | 'unmergeable'
+  | 'hugepage'
+  | 'nohugepage'
+  | 'dontdump'
+  | 'dodump'
+  | 'wipeonfork'
+  | 'keeponfork'
+  | 'cold'
+  | 'pageout'
+  | 'populate-read'
+  | 'populate-write'
+  | 'dontneed-locked'
+  | 'collapse'
+  | 'guard-install'
+  | 'guard-remove'
 
 const ADVICE: Readonly<Record<Advice, number>> = {
   normal: constants.MADV_NORMAL,

@@ -49,7 +49,7 @@ export function sealBitsOf(seals: unknown, argName = 'seals'): number {
 
 /** F_GET_SEALS: the raw seal bitmask of fd. */
 export function getSealBits(fd: number): number {
-  return check(native.getSeals(fd), 'fcntl', 'F_GET_SEALS') as number
+  return check<number>(native.getSeals(fd), 'fcntl', 'F_GET_SEALS')
 }
 
 /** F_ADD_SEALS: adds seals to fd's inode. */

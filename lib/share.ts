@@ -11,12 +11,12 @@
  * @see https://man7.org/linux/man-pages/man2/F_ADD_SEALS.2const.html
  */
 import { closeSync, fchmodSync, fstatSync } from 'node:fs'
-import { check, MemsealError, SystemError } from './errors'
-import { closeFds, FdChannel, FdMessage } from './fdpass'
-import { Mapping } from './mapping'
+import { check, MemsealError, type SystemError } from './errors'
+import { closeFds, type FdChannel, type FdMessage } from './fdpass'
+import { type Mapping } from './mapping'
 import { Memfd } from './memfd'
 import { constants, native } from './native'
-import { SEAL_BITS, SealName, sealBitsOf } from './seals'
+import { SEAL_BITS, type SealName, sealBitsOf } from './seals'
 import { invalidArgType, outOfRange } from './errors'
 import { validateBoolean, validateInteger, validateOptions, validateString } from './validate'
 
@@ -138,7 +138,7 @@ export function receive(source: number | FdMessage, options?: ReceiveOptions): M
   } else {
     throw invalidArgType('source', 'a file descriptor or a received message', source)
   }
-  if (o.borrow) fd = check(native.fcntl(fd, constants.F_DUPFD_CLOEXEC, 0), 'fcntl', 'F_DUPFD_CLOEXEC') as number
+  if (o.borrow) fd = check<number>(native.fcntl(fd, constants.F_DUPFD_CLOEXEC, 0), 'fcntl', 'F_DUPFD_CLOEXEC')
   let memfd: Memfd
   try {
     memfd = Memfd.from(fd, { require: o.require, maxSize: o.maxSize })

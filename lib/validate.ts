@@ -72,5 +72,5 @@ export function validateOptions<T extends object>(options: unknown, name: string
       throw invalidArgValue(name, options, `has an unknown option "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; known options: ${allowed.join(', ')}`)
     }
   }
-  return options as Partial<T>
+  return options
 }

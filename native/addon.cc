@@ -123,5 +123,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace memseal
 
 // Context-aware (NODE_API_MODULE registers per environment), so worker threads each get their own copy.
-static Napi::Object InitMemseal(Napi::Env env, Napi::Object exports) { return memseal::Init(env, exports); }
+static Napi::Object InitMemseal(Napi::Env env, Napi::Object exports) {
+  return memseal::Init(env, exports);
+}
 NODE_API_MODULE(memseal, InitMemseal)

@@ -3,12 +3,12 @@
 #ifndef MEMSEAL_COMPAT_H_
 #define MEMSEAL_COMPAT_H_
 
-#include <cerrno>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <cerrno>
 
 // memfd_create(2) flags (include/uapi/linux/memfd.h).
 #ifndef MFD_CLOEXEC
@@ -148,7 +148,9 @@
 namespace memseal {
 
 // Every wrapper returns the raw result or -errno, never -1 with errno set: callers pass it straight on.
-inline long Ret(long r) { return r < 0 ? -errno : r; }
+inline long Ret(long r) {
+  return r < 0 ? -errno : r;
+}
 
 inline long SysMemfdCreate(const char* name, unsigned int flags) {
   return Ret(syscall(__NR_memfd_create, name, flags));
@@ -158,7 +160,9 @@ inline long SysMseal(void* addr, size_t len, unsigned long flags) {
 }
 // fcntl through syscall(2) so the full 64-bit argument reaches the kernel (glibc's wrapper takes an int
 // for F_ADD_SEALS on some versions, which would hide the upper-32-bit behaviour the suite checks).
-inline long SysFcntl(int fd, int cmd, unsigned long arg) { return Ret(syscall(SYS_fcntl, fd, cmd, arg)); }
+inline long SysFcntl(int fd, int cmd, unsigned long arg) {
+  return Ret(syscall(SYS_fcntl, fd, cmd, arg));
+}
 #ifdef __NR_pkey_mprotect
 inline long SysPkeyMprotect(void* addr, size_t len, int prot, int pkey) {
   return Ret(syscall(__NR_pkey_mprotect, addr, len, prot, pkey));

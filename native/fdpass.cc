@@ -14,8 +14,8 @@
 #include <node_api.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <uv.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cerrno>
 #include <cstring>
@@ -283,7 +283,9 @@ void StartClose(Poll* p) {
 }
 
 // The environment is going away (a worker exiting) with the poller still open: close it on its loop.
-void OnTeardown(napi_async_cleanup_hook_handle, void* arg) { StartClose(static_cast<Poll*>(arg)); }
+void OnTeardown(napi_async_cleanup_hook_handle, void* arg) {
+  StartClose(static_cast<Poll*>(arg));
+}
 
 // The JavaScript side dropped its handle without closing it: close it too, it can no longer be used.
 void OnFinalize(napi_env, void* data, void*) {

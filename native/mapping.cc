@@ -31,8 +31,8 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t length, offset;
   int prot, flags, fd;
-  if (!ArgU64(info, 0, &length) || !ArgInt(info, 1, &prot) || !ArgInt(info, 2, &flags) ||
-      !ArgInt(info, 3, &fd) || !ArgU64(info, 4, &offset)) {
+  if (!ArgU64(info, 0, &length) || !ArgInt(info, 1, &prot) || !ArgInt(info, 2, &flags) || !ArgInt(info, 3, &fd) ||
+      !ArgU64(info, 4, &offset)) {
     return env.Undefined();
   }
   if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) return Result(env, -EINVAL);

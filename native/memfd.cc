@@ -55,8 +55,7 @@ Napi::Value Fcntl(const Napi::CallbackInfo& info) {
 Napi::Value Fallocate(const Napi::CallbackInfo& info) {
   int fd, mode;
   int64_t offset, length;
-  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &mode) || !ArgI64(info, 2, &offset) ||
-      !ArgI64(info, 3, &length)) {
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &mode) || !ArgI64(info, 2, &offset) || !ArgI64(info, 3, &length)) {
     return info.Env().Undefined();
   }
   return Result(info.Env(), fallocate(fd, mode, offset, length) == 0 ? 0 : -errno);

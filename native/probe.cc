@@ -26,7 +26,7 @@ enum Access { kRead = 0, kWrite = 1, kExec = 2, kStore = 3 };
 
 // Exit codes of the probe child. A fault on the probed address exits with kFaultBase + signal number.
 constexpr int kOk = 0;
-constexpr int kRanAway = 32;   // an exec probe executed the target and faulted later: execution was allowed
+constexpr int kRanAway = 32;  // an exec probe executed the target and faulted later: execution was allowed
 constexpr int kFaultBase = 64;
 
 volatile uintptr_t g_target = 0;
@@ -37,7 +37,8 @@ bool FetchFault(const siginfo_t* si, const void* uctx) {
   if (reinterpret_cast<uintptr_t>(si->si_addr) != g_target) return false;
   const ucontext_t* uc = static_cast<const ucontext_t*>(uctx);
 #if defined(__x86_64__)
-  return (uc->uc_mcontext.gregs[REG_ERR] & 0x10) != 0 || uc->uc_mcontext.gregs[REG_RIP] == static_cast<greg_t>(g_target);
+  return (uc->uc_mcontext.gregs[REG_ERR] & 0x10) != 0 ||
+         uc->uc_mcontext.gregs[REG_RIP] == static_cast<greg_t>(g_target);
 #elif defined(__aarch64__)
   return uc->uc_mcontext.pc == g_target;
 #else
@@ -72,10 +73,20 @@ void OnFault(int sig, siginfo_t* si, void* uctx) {
   sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
   volatile uint8_t* p = addr;
   switch (access) {
-    case kRead: (void)*p; break;
-    case kWrite: { uint8_t v = *p; *p = v; break; }  // write back what is there: a shared page keeps its data
-    case kExec: reinterpret_cast<void (*)()>(addr)(); break;
-    case kStore: *p = value; break;
+    case kRead:
+      (void)*p;
+      break;
+    case kWrite: {
+      uint8_t v = *p;
+      *p = v;
+      break;
+    }  // write back what is there: a shared page keeps its data
+    case kExec:
+      reinterpret_cast<void (*)()>(addr)();
+      break;
+    case kStore:
+      *p = value;
+      break;
   }
   _exit(kOk);
 }

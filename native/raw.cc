@@ -30,8 +30,7 @@ std::string MapsName(const char* line, int at) {
 }
 
 Napi::Value NewRaw(Napi::Env env, uint8_t* base, size_t length) {
-  return Napi::External<RawRegion>::New(env, new RawRegion{base, length},
-                                        [](Napi::Env, RawRegion* r) { delete r; });
+  return Napi::External<RawRegion>::New(env, new RawRegion{base, length}, [](Napi::Env, RawRegion* r) { delete r; });
 }
 
 // The address at region + offset (the offset may be negative or past the end: the kernel decides).
@@ -49,8 +48,8 @@ Napi::Value RawMmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t length, offset;
   int prot, flags, fd;
-  if (!ArgU64(info, 0, &length) || !ArgInt(info, 1, &prot) || !ArgInt(info, 2, &flags) ||
-      !ArgInt(info, 3, &fd) || !ArgU64(info, 4, &offset)) {
+  if (!ArgU64(info, 0, &length) || !ArgInt(info, 1, &prot) || !ArgInt(info, 2, &flags) || !ArgInt(info, 3, &fd) ||
+      !ArgU64(info, 4, &offset)) {
     return env.Undefined();
   }
   uint8_t* hint = nullptr;
@@ -72,11 +71,21 @@ Napi::Value RangeOp(const Napi::CallbackInfo& info) {
   return Result(info.Env(), Op(addr, length, arg));
 }
 
-long OpMunmap(uint8_t* a, uint64_t l, uint64_t) { return munmap(a, l) == 0 ? 0 : -errno; }
-long OpMprotect(uint8_t* a, uint64_t l, uint64_t p) { return mprotect(a, l, static_cast<int>(p)) == 0 ? 0 : -errno; }
-long OpMadvise(uint8_t* a, uint64_t l, uint64_t v) { return madvise(a, l, static_cast<int>(v)) == 0 ? 0 : -errno; }
-long OpMseal(uint8_t* a, uint64_t l, uint64_t f) { return SysMseal(a, l, f); }
-long OpMlock(uint8_t* a, uint64_t l, uint64_t) { return mlock(a, l) == 0 ? 0 : -errno; }
+long OpMunmap(uint8_t* a, uint64_t l, uint64_t) {
+  return munmap(a, l) == 0 ? 0 : -errno;
+}
+long OpMprotect(uint8_t* a, uint64_t l, uint64_t p) {
+  return mprotect(a, l, static_cast<int>(p)) == 0 ? 0 : -errno;
+}
+long OpMadvise(uint8_t* a, uint64_t l, uint64_t v) {
+  return madvise(a, l, static_cast<int>(v)) == 0 ? 0 : -errno;
+}
+long OpMseal(uint8_t* a, uint64_t l, uint64_t f) {
+  return SysMseal(a, l, f);
+}
+long OpMlock(uint8_t* a, uint64_t l, uint64_t) {
+  return mlock(a, l) == 0 ? 0 : -errno;
+}
 
 // rawPkeyMprotect(region, offset, length, prot, pkey) -> 0 | -errno
 Napi::Value RawPkeyMprotect(const Napi::CallbackInfo& info) {
@@ -152,8 +161,10 @@ Napi::Value RawVma(const Napi::CallbackInfo& info) {
       if (want >= start && want < end) {
         inside = true;
         vma = Napi::Object::New(env);
-        vma.Set("start", Napi::Number::New(env, static_cast<double>(static_cast<int64_t>(start - reinterpret_cast<uintptr_t>(base)))));
-        vma.Set("end", Napi::Number::New(env, static_cast<double>(static_cast<int64_t>(end - reinterpret_cast<uintptr_t>(base)))));
+        vma.Set("start", Napi::Number::New(env, static_cast<double>(
+                                                    static_cast<int64_t>(start - reinterpret_cast<uintptr_t>(base)))));
+        vma.Set("end", Napi::Number::New(
+                           env, static_cast<double>(static_cast<int64_t>(end - reinterpret_cast<uintptr_t>(base)))));
         vma.Set("perms", Napi::String::New(env, perms));
         vma.Set("name", Napi::String::New(env, MapsName(line, name_at)));
         vma.Set("flags", Napi::Array::New(env));
@@ -164,7 +175,8 @@ Napi::Value RawVma(const Napi::CallbackInfo& info) {
     if (inside && strncmp(line, "VmFlags:", 8) == 0) {
       Napi::Array flags = Napi::Array::New(env);
       uint32_t n = 0;
-      for (char* tok = strtok(line + 8, " \n"); tok != nullptr; tok = strtok(nullptr, " \n")) {
+      char* save = nullptr;
+      for (char* tok = strtok_r(line + 8, " \n", &save); tok != nullptr; tok = strtok_r(nullptr, " \n", &save)) {
         flags.Set(n++, Napi::String::New(env, tok));
       }
       vma.Set("flags", flags);

@@ -24,11 +24,11 @@ Registry& registry() {
 }
 
 // Called with the registry lock held.
-long UnmapLocked(Registry& reg, Region& region) {
-  if (!region.mapped) return 0;
-  if (munmap(region.base, region.span) != 0) return -errno;  // EPERM when sealed: the pages stay
-  region.mapped = false;
-  reg.live.erase(reinterpret_cast<uintptr_t>(region.base));
+long UnmapLocked(Registry* reg, Region* region) {
+  if (!region->mapped) return 0;
+  if (munmap(region->base, region->span) != 0) return -errno;  // EPERM when sealed: the pages stay
+  region->mapped = false;
+  reg->live.erase(reinterpret_cast<uintptr_t>(region->base));
   return 0;
 }
 
@@ -42,7 +42,7 @@ void FinalizeRegion(napi_env, void*, void* hint) {
   {
     std::lock_guard<std::mutex> lock(reg.mutex);
     Region& region = **holder;
-    if (region.mapped && (region.sealed || UnmapLocked(reg, region) != 0)) {
+    if (region.mapped && (region.sealed || UnmapLocked(&reg, &region) != 0)) {
       // A sealed mapping cannot be unmapped (mseal(2)): it lives until the process exits. Forget it so
       // the registry does not grow, and never touch it again.
       region.mapped = false;
@@ -92,11 +92,13 @@ Napi::Value WrapRegion(Napi::Env env, uint8_t* base, size_t length, size_t granu
     delete holder;
     g_holders--;
     munmap(base, region->span);
-    Napi::Error err = Napi::Error::New(env, status == napi_no_external_buffers_allowed
-        ? "this runtime forbids external ArrayBuffers, so a mapping cannot be exposed without copying it"
-        : "could not create an external ArrayBuffer over the mapping");
-    err.Set("code", Napi::String::New(env, status == napi_no_external_buffers_allowed
-        ? "ERR_MEMSEAL_NO_EXTERNAL_BUFFERS" : "ERR_MEMSEAL_EXTERNAL_BUFFER"));
+    Napi::Error err = Napi::Error::New(
+        env, status == napi_no_external_buffers_allowed
+                 ? "this runtime forbids external ArrayBuffers, so a mapping cannot be exposed without copying it"
+                 : "could not create an external ArrayBuffer over the mapping");
+    err.Set("code",
+            Napi::String::New(env, status == napi_no_external_buffers_allowed ? "ERR_MEMSEAL_NO_EXTERNAL_BUFFERS"
+                                                                              : "ERR_MEMSEAL_EXTERNAL_BUFFER"));
     err.ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -121,7 +123,7 @@ RegionPtr RegionOf(Napi::Value value) {
 long UnmapRegion(const RegionPtr& region) {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
-  return UnmapLocked(reg, *region);
+  return UnmapLocked(&reg, region.get());
 }
 
 void MarkSealed(const RegionPtr& region) {
@@ -145,7 +147,9 @@ size_t RegionCount(napi_env env) {
   return n;
 }
 
-int64_t PendingFinalizers() { return g_holders.load(); }
+int64_t PendingFinalizers() {
+  return g_holders.load();
+}
 
 void InstallRegionCleanup(Napi::Env env) {
   napi_add_env_cleanup_hook(env, ReleaseEnvironment, static_cast<napi_env>(env));

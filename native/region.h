@@ -17,11 +17,11 @@ namespace memseal {
 
 struct Region {
   uint8_t* base = nullptr;
-  size_t length = 0;       // what JavaScript sees: the ArrayBuffer's byteLength
-  size_t granule = 0;      // the mapping's page size where the kernel rounds lengths to it (hugetlbfs), else 0
-  size_t span = 0;         // what the kernel mapped: length rounded up to the granule; munmap needs all of it
-  bool mapped = false;   // false once munmapped, moved by mremap, or released at teardown
-  bool sealed = false;     // mseal(2)ed through this region: munmap can only fail with EPERM from now on
+  size_t length = 0;    // what JavaScript sees: the ArrayBuffer's byteLength
+  size_t granule = 0;   // the mapping's page size where the kernel rounds lengths to it (hugetlbfs), else 0
+  size_t span = 0;      // what the kernel mapped: length rounded up to the granule; munmap needs all of it
+  bool mapped = false;  // false once munmapped, moved by mremap, or released at teardown
+  bool sealed = false;  // mseal(2)ed through this region: munmap can only fail with EPERM from now on
   napi_env env = nullptr;
 };
 using RegionPtr = std::shared_ptr<Region>;

@@ -11,7 +11,6 @@
 # Needs root or sudo for apt-get (qemu-system-arm, the cross compiler); $MEMSEAL_CACHE is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 series=("$@")
 [ "${#series[@]}" -gt 0 ] || series=(6.1 6.12)
 kernels=()

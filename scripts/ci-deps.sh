@@ -12,6 +12,9 @@ command -v unshare >/dev/null || need+=(util-linux)
 command -v getconf >/dev/null || need+=(libc-bin)
 command -v strace >/dev/null || need+=(strace)
 command -v valgrind >/dev/null || need+=(valgrind)
+command -v clang-format >/dev/null || need+=(clang-format)
+command -v cpplint >/dev/null || need+=(cpplint)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if [ "${#need[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || { echo "missing ${need[*]} and not root: install them first" >&2; exit 1; }
   apt-get update -qq

@@ -7,7 +7,7 @@ const api = require(join(__dirname, '..', 'dist', 'index.js'))
 const names = Object.keys(api).filter((n) => n !== 'default' && n !== '__esModule')
 const body = [
   "import { createRequire } from 'node:module'",
-  'const api = createRequire(import.meta.url)(\'./index.js\')',
+  "const api = createRequire(import.meta.url)('./index.js')",
   `export const { ${names.join(', ')} } = api`,
   'export default api',
   '',

@@ -34,8 +34,16 @@ function typed(err) {
 }
 
 const junk = fc.oneof(
-  fc.constant(undefined), fc.constant(null), fc.boolean(), fc.string({ maxLength: 6 }), fc.bigInt({ min: -5n, max: 5n }),
-  fc.constant({}), fc.constant([]), fc.constant(NaN), fc.constant(Infinity), fc.constant(-Infinity),
+  fc.constant(undefined),
+  fc.constant(null),
+  fc.boolean(),
+  fc.string({ maxLength: 6 }),
+  fc.bigInt({ min: -5n, max: 5n }),
+  fc.constant({}),
+  fc.constant([]),
+  fc.constant(NaN),
+  fc.constant(Infinity),
+  fc.constant(-Infinity),
   fc.double({ min: -1e6, max: 1e6, noNaN: true }),
 )
 const size = fc.oneof(
@@ -51,26 +59,60 @@ const offset = fc.oneof(
 )
 const sealName = fc.constantFrom('seal', 'shrink', 'grow', 'write', 'future-write', 'exec', 'sael', 'WRITE')
 const seals = fc.oneof(fc.array(sealName, { maxLength: 4 }), fc.integer({ min: -1, max: 0x7f }), junk)
-const protection = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('none', 'r', 'rw', 'rx', 'rwx') }, { weight: 1, arbitrary: fc.oneof(fc.constant('w'), junk) })
+const protection = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom('none', 'r', 'rw', 'rx', 'rwx') },
+  { weight: 1, arbitrary: fc.oneof(fc.constant('w'), junk) },
+)
 const bool = fc.oneof({ weight: 8, arbitrary: fc.boolean() }, { weight: 1, arbitrary: junk })
 const maybe = (arb) => fc.option(arb, { nil: undefined })
 const createOptions = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ sealing: maybe(bool), exec: maybe(bool), cloexec: maybe(bool), size: maybe(size), hugetlb: maybe(fc.constantFrom(true, '2MB', '1GB', '3MB')) }, { requiredKeys: [] }) },
+  {
+    weight: 8,
+    arbitrary: fc.record(
+      { sealing: maybe(bool), exec: maybe(bool), cloexec: maybe(bool), size: maybe(size), hugetlb: maybe(fc.constantFrom(true, '2MB', '1GB', '3MB')) },
+      { requiredKeys: [] },
+    ),
+  },
   { weight: 1, arbitrary: fc.oneof(fc.constant({ seling: true }), junk) },
 )
 const mapOptions = fc.oneof(
   { weight: 8, arbitrary: fc.record({ protection: maybe(protection), shared: maybe(bool), offset: maybe(offset), length: maybe(size) }, { requiredKeys: [] }) },
   { weight: 1, arbitrary: fc.oneof(fc.constant({ lenght: PAGE }), junk) },
 )
-const advice = fc.constantFrom('normal', 'random', 'sequential', 'willneed', 'dontneed', 'free', 'remove', 'dontfork', 'dofork',
-  'hugepage', 'nohugepage', 'dontdump', 'dodump', 'wipeonfork', 'keeponfork', 'cold', 'pageout', 'populate-read',
-  'populate-write', 'guard-install', 'guard-remove', 'bogus')
+const advice = fc.constantFrom(
+  'normal',
+  'random',
+  'sequential',
+  'willneed',
+  'dontneed',
+  'free',
+  'remove',
+  'dontfork',
+  'dofork',
+  'hugepage',
+  'nohugepage',
+  'dontdump',
+  'dodump',
+  'wipeonfork',
+  'keeponfork',
+  'cold',
+  'pageout',
+  'populate-read',
+  'populate-write',
+  'guard-install',
+  'guard-remove',
+  'bogus',
+)
 const slot = fc.integer({ min: 0, max: 3 })
 
 // One call: [name, arguments]. Slots pick an object of the pool (or nothing, if that slot is empty).
 const call = fc.oneof(
   fc.tuple(fc.constant('create'), fc.oneof(fc.string({ maxLength: 12 }), fc.constant('a'.repeat(250)), junk), createOptions),
-  fc.tuple(fc.constant('from'), fc.oneof(slot, fc.integer({ min: -1, max: 64 }), junk), fc.record({ require: maybe(seals), maxSize: maybe(size) }, { requiredKeys: [] })),
+  fc.tuple(
+    fc.constant('from'),
+    fc.oneof(slot, fc.integer({ min: -1, max: 64 }), junk),
+    fc.record({ require: maybe(seals), maxSize: maybe(size) }, { requiredKeys: [] }),
+  ),
   fc.tuple(fc.constant('resize'), slot, size),
   fc.tuple(fc.constant('write'), slot, fc.oneof(fc.uint8Array({ maxLength: 3 * PAGE }), fc.string({ maxLength: 8 }), junk), maybe(offset)),
   fc.tuple(fc.constant('read'), slot, maybe(fc.oneof(fc.integer({ min: 0, max: 4 * PAGE }), junk)), maybe(offset)),
@@ -96,17 +138,20 @@ const outcomes = new Map()
 function runSequence(seq) {
   const memfds = []
   const maps = []
-  const at = (pool, i) => pool.length ? pool[i % pool.length] : undefined
+  const at = (pool, i) => (pool.length ? pool[i % pool.length] : undefined)
   for (const [op, a, b, c, d] of seq) {
     calls++
     let label = op
     try {
       switch (op) {
-        case 'create': memfds.push(Memfd.create(a, b)); break
+        case 'create':
+          memfds.push(Memfd.create(a, b))
+          break
         case 'from': {
           const fd = typeof a === 'number' && a < 4 && at(memfds, a) && !at(memfds, a).closed ? at(memfds, a).fd : a
           // only adopt fds we own (a duplicate, so two objects never own one fd)
-          const dup = typeof fd === 'number' && fd >= 0 && memfds.some((m) => !m.closed && m.fd === fd) ? native.fcntl(fd, native.constants.F_DUPFD_CLOEXEC, 0) : -1
+          const dup =
+            typeof fd === 'number' && fd >= 0 && memfds.some((m) => !m.closed && m.fd === fd) ? native.fcntl(fd, native.constants.F_DUPFD_CLOEXEC, 0) : -1
           if (dup >= 0) {
             try {
               memfds.push(Memfd.from(dup, b))
@@ -119,20 +164,55 @@ function runSequence(seq) {
           }
           break
         }
-        case 'resize': at(memfds, a)?.resize(b); break
-        case 'write': at(memfds, a)?.write(b, c); break
-        case 'read': at(memfds, a)?.read(b, c); break
-        case 'addSeals': at(memfds, a)?.addSeals(b); break
-        case 'getSeals': { const m = at(memfds, a); if (m) { m.seals; m.sealBits } break }
-        case 'map': { const m = at(memfds, a); if (m) maps.push(m.map(b)); break }
-        case 'close': at(memfds, a)?.close(); break
-        case 'anonymous': maps.push(Mapping.anonymous(a, b)); break
-        case 'protect': at(maps, a)?.protect(b, c, d); break
-        case 'advise': at(maps, a)?.advise(b, c, d); break
-        case 'mseal': at(maps, a)?.seal(b, c); break
-        case 'remap': at(maps, a)?.remap(b, c); break
-        case 'unmap': at(maps, a)?.unmap(); break
-        case 'probe': at(maps, a)?.probe(b, c); break
+        case 'resize':
+          at(memfds, a)?.resize(b)
+          break
+        case 'write':
+          at(memfds, a)?.write(b, c)
+          break
+        case 'read':
+          at(memfds, a)?.read(b, c)
+          break
+        case 'addSeals':
+          at(memfds, a)?.addSeals(b)
+          break
+        case 'getSeals': {
+          const m = at(memfds, a)
+          if (m) {
+            m.seals
+            m.sealBits
+          }
+          break
+        }
+        case 'map': {
+          const m = at(memfds, a)
+          if (m) maps.push(m.map(b))
+          break
+        }
+        case 'close':
+          at(memfds, a)?.close()
+          break
+        case 'anonymous':
+          maps.push(Mapping.anonymous(a, b))
+          break
+        case 'protect':
+          at(maps, a)?.protect(b, c, d)
+          break
+        case 'advise':
+          at(maps, a)?.advise(b, c, d)
+          break
+        case 'mseal':
+          at(maps, a)?.seal(b, c)
+          break
+        case 'remap':
+          at(maps, a)?.remap(b, c)
+          break
+        case 'unmap':
+          at(maps, a)?.unmap()
+          break
+        case 'probe':
+          at(maps, a)?.probe(b, c)
+          break
         case 'length': {
           const v = at(maps, a)
           if (v && !v.mapped && v.buffer.byteLength !== 0) throw Object.assign(new Error('unmapped buffer still has a length'), { code: 'INVARIANT' })
@@ -144,7 +224,19 @@ function runSequence(seq) {
       label += `:${err && err.code}`
       if (!typed(err)) {
         unexpected++
-        if (unexpected <= 10) console.error(`untyped outcome of ${op}(${[a, b, c, d].map((x) => { try { return JSON.stringify(x)?.slice(0, 60) } catch { return String(x) } }).join(', ')}):`, err)
+        if (unexpected <= 10)
+          console.error(
+            `untyped outcome of ${op}(${[a, b, c, d]
+              .map((x) => {
+                try {
+                  return JSON.stringify(x)?.slice(0, 60)
+                } catch {
+                  return String(x)
+                }
+              })
+              .join(', ')}):`,
+            err,
+          )
       }
     }
     outcomes.set(label, (outcomes.get(label) ?? 0) + 1)
@@ -161,7 +253,14 @@ function runSequence(seq) {
 }
 
 const fds = () => readdirSync('/proc/self/fd').length
-const fdTargets = () => readdirSync('/proc/self/fd').map((fd) => { try { return require('node:fs').readlinkSync(`/proc/self/fd/${fd}`) } catch { return '?' } })
+const fdTargets = () =>
+  readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return require('node:fs').readlinkSync(`/proc/self/fd/${fd}`)
+    } catch {
+      return '?'
+    }
+  })
 kernel.features() // probe once up front so its fds are not counted as the fuzzer's
 void process.stderr.isTTY // libuv opens the terminal again for a TTY stream: let it do so before counting
 const startTargets = fdTargets()

@@ -48,7 +48,10 @@ for (const k of matrix.kernels) {
   if (k.status !== 'ok') continue
   for (const r of k.report.results) {
     const bad = r.status === 'diverges' || r.status === 'broken'
-    check(!bad, `${k.label}: ${r.id} ${r.status} (expected ${JSON.stringify(r.expected)}, observed ${JSON.stringify(r.observed)}${r.reason ? `, ${r.reason}` : ''})`)
+    check(
+      !bad,
+      `${k.label}: ${r.id} ${r.status} (expected ${JSON.stringify(r.expected)}, observed ${JSON.stringify(r.observed)}${r.reason ? `, ${r.reason}` : ''})`,
+    )
     if (r.status === 'skip') check(Boolean(r.reason), `${k.label}: ${r.id} is a skip without a reason`)
   }
   if (k.spec !== 'host' && /^\d+\.\d+$/.test(k.spec)) {
@@ -65,14 +68,20 @@ function kernelFor(spec) {
 function checkOld(spec, floor) {
   const k = kernelFor(spec)
   if (!k) return
-  for (const [area, since] of [['noexec', [6, 3]], ['mseal', [6, 10]]]) {
+  for (const [area, since] of [
+    ['noexec', [6, 3]],
+    ['mseal', [6, 10]],
+  ]) {
     const results = byArea(k, area)
     check(results.length > 0, `${spec}: no ${area} clauses in the report`)
     let named = false
     for (const r of results) {
       if (r.status === 'skip') {
         const versions = versionsIn(r.reason)
-        check(versions.some((v) => newerThan(v, floor)), `${spec}: ${r.id} skips without naming the version that brought it: ${JSON.stringify(r.reason)}`)
+        check(
+          versions.some((v) => newerThan(v, floor)),
+          `${spec}: ${r.id} skips without naming the version that brought it: ${JSON.stringify(r.reason)}`,
+        )
         if (versions.some((v) => v[0] === since[0] && v[1] === since[1])) named = true
       } else {
         // A clause about what older kernels do too (e.g. that the vDSO can still be unmapped).
@@ -87,7 +96,11 @@ function checkOld(spec, floor) {
     check(results.length > 0, `${spec}: no ${area} clauses in the report`)
     const counts = {}
     for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1
-    notes.push(`${spec}: ${area}: ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ')}`)
+    notes.push(
+      `${spec}: ${area}: ${Object.entries(counts)
+        .map(([s, n]) => `${n} ${s}`)
+        .join(', ')}`,
+    )
   }
 }
 
@@ -95,7 +108,10 @@ function checkNew(spec) {
   const k = kernelFor(spec)
   if (!k) return
   for (const area of ['mseal', 'noexec']) {
-    check(byArea(k, area).some((r) => r.status === 'pass'), `${spec}: no ${area} clause passes, though ${spec} has ${area}`)
+    check(
+      byArea(k, area).some((r) => r.status === 'pass'),
+      `${spec}: no ${area} clause passes, though ${spec} has ${area}`,
+    )
   }
 }
 

@@ -27,6 +27,8 @@ fi
 
 echo "== matrix: running (kernels 6.1 and 6.12 plus the host)"
 status=0
+# MATRIX_ARGS is a list of extra options, split into words on purpose.
+# shellcheck disable=SC2086
 node dist/cli.js matrix --kernel 6.1 --kernel 6.12 --json "$out/matrix.json" --markdown "$out/matrix.md" ${MATRIX_ARGS:-} || status=$?
 if [ "$status" -ge 2 ] || [ ! -s "$out/matrix.json" ]; then
   give_up "memseal matrix failed to run (exit $status)"

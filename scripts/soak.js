@@ -15,12 +15,26 @@ const snapshot = () => {
   // VMAs of at most two pages: the soak's own kind. V8 grows its heap in 256 KiB regions, which must not
   // blur the count; `maps` (every line) is reported as well.
   const small = maps.filter((line) => {
-    const [start, end] = line.split(' ')[0].split('-').map((h) => parseInt(h, 16))
+    const [start, end] = line
+      .split(' ')[0]
+      .split('-')
+      .map((h) => parseInt(h, 16))
     return end - start <= 2 * PAGE
   }).length
   const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024
   const mu = process.memoryUsage()
-  return { fds: readdirSync("/proc/self/fd").length, maps: maps.length, small, memfdMaps: maps.filter((l) => l.includes("/memfd:soak")).length, live: native.liveMappings(), pending: native.pendingFinalizers(), rss, heapTotal: mu.heapTotal, external: mu.external, arrayBuffers: mu.arrayBuffers }
+  return {
+    fds: readdirSync('/proc/self/fd').length,
+    maps: maps.length,
+    small,
+    memfdMaps: maps.filter((l) => l.includes('/memfd:soak')).length,
+    live: native.liveMappings(),
+    pending: native.pendingFinalizers(),
+    rss,
+    heapTotal: mu.heapTotal,
+    external: mu.external,
+    arrayBuffers: mu.arrayBuffers,
+  }
 }
 const settle = async () => {
   for (let i = 0; i < 10; i++) {
@@ -68,8 +82,16 @@ const settle = async () => {
   const end = snapshot()
   const out = { n, checksumOk: checksum === n * 0x5a, start, afterCycles, end, rssGrowthBytes: end.rss - start.rss, cycleSeconds, dropSeconds }
   console.log(JSON.stringify(out))
-  const ok = out.checksumOk && end.fds === start.fds && afterCycles.fds === start.fds && end.memfdMaps === 0 && end.live === start.live &&
-    end.small === start.small && afterCycles.small === start.small &&
-    afterCycles.live === start.live && end.pending === start.pending && (process.env.MEMSEAL_SANITIZER !== undefined || out.rssGrowthBytes < 10 * 1024 * 1024) // ASan quarantines freed memory
+  const ok =
+    out.checksumOk &&
+    end.fds === start.fds &&
+    afterCycles.fds === start.fds &&
+    end.memfdMaps === 0 &&
+    end.live === start.live &&
+    end.small === start.small &&
+    afterCycles.small === start.small &&
+    afterCycles.live === start.live &&
+    end.pending === start.pending &&
+    (process.env.MEMSEAL_SANITIZER !== undefined || out.rssGrowthBytes < 10 * 1024 * 1024) // ASan quarantines freed memory
   process.exit(ok ? 0 : 1)
 })()

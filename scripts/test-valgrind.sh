@@ -14,8 +14,10 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v valgrind >/dev/null || { echo "test:valgrind: valgrind is not installed (Debian: apt-get install valgrind)" >&2; exit 2; }
-[ -f "$root/build/Release/memseal.node" ] && [ -f "$root/dist/index.js" ] \
-  || { echo "test:valgrind: build the project first (npm install, or npm run build:native && npm run compile)" >&2; exit 2; }
+if [ ! -f "$root/build/Release/memseal.node" ] || [ ! -f "$root/dist/index.js" ]; then
+  echo "test:valgrind: build the project first (npm install, or npm run build:native && npm run compile)" >&2
+  exit 2
+fi
 out=${MEMSEAL_VALGRIND_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/memseal-valgrind.XXXXXX")}
 mkdir -p "$out"
 started=$(date +%s)

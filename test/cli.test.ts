@@ -43,7 +43,15 @@ beforeAll(() => {
 test('--json follows the report contract and the exit status', () => {
   expect(full.tool).toEqual({ name: 'memseal', version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version })
   expect(Object.keys(full.kernel).sort()).toEqual(['machine', 'release', 'version'])
-  expect(full.environment).toEqual(expect.objectContaining({ seccomp: expect.any(Number), root: expect.any(Boolean), pageSize: expect.any(Number), pidNamespace: expect.any(Object), hugetlbPools: expect.any(Array) }))
+  expect(full.environment).toEqual(
+    expect.objectContaining({
+      seccomp: expect.any(Number),
+      root: expect.any(Boolean),
+      pageSize: expect.any(Number),
+      pidNamespace: expect.any(Object),
+      hugetlbPools: expect.any(Array),
+    }),
+  )
   expect(full.environment).toHaveProperty('container')
   expect(full.environment).toHaveProperty('memfdNoexec')
   expect(full.results.length).toBeGreaterThanOrEqual(150)
@@ -64,6 +72,7 @@ test('the text report has the header, areas and kselftest totals', () => {
   expect(r.stdout).toMatch(/^memseal .*\nTested kernel: \S+ \(\S+\)\nEnvironment: seccomp: /)
   expect(r.stdout).toMatch(/^memfd \(\d+\)$/m)
   expect(r.stdout).toMatch(/^# Totals: pass:\d+ diverges:\d+ known:\d+ skip:\d+ broken:\d+$/m)
+  // eslint-disable-next-line no-control-regex -- ESC starts a colour sequence
   expect(r.stdout).not.toMatch(/\x1b\[/) // not a terminal: no colours
   expect(r.stderr).toBe('') // not a terminal: no progress line
 })
@@ -126,14 +135,14 @@ test('--markdown prints a table per area', () => {
 })
 
 test.each`
-  args                            | message
-  ${['check', '--bogus']}         | ${/unknown option --bogus/}
-  ${['check', '--only']}          | ${/--only needs a value/}
-  ${['check', '--junit']}         | ${/--junit needs a value/}
-  ${['frobnicate']}               | ${/unknown command 'frobnicate'/}
-  ${['check', '--json', '--tap']} | ${/choose one of/}
-  ${['check', '--only', 'nope.*']}| ${/no clause matches/}
-  ${['info', '--bogus']}          | ${/unknown option --bogus/}
+  args                             | message
+  ${['check', '--bogus']}          | ${/unknown option --bogus/}
+  ${['check', '--only']}           | ${/--only needs a value/}
+  ${['check', '--junit']}          | ${/--junit needs a value/}
+  ${['frobnicate']}                | ${/unknown command 'frobnicate'/}
+  ${['check', '--json', '--tap']}  | ${/choose one of/}
+  ${['check', '--only', 'nope.*']} | ${/no clause matches/}
+  ${['info', '--bogus']}           | ${/unknown option --bogus/}
 `('usage error $args → exit 2', ({ args, message }: { args: string[]; message: RegExp }) => {
   const r = memseal(args)
   expect(r.status).toBe(2)
@@ -165,7 +174,11 @@ describe('under a seccomp filter that makes mseal fail with ENOSYS', () => {
     const filtered = JSON.parse(r.stdout) as Report
     expect(filtered.environment.seccomp).toBe(2)
     expect(filtered.features.mseal).toMatchObject({ ok: false, errno: 'ENOSYS', blockedBy: 'seccomp' })
-    const needsMseal = new Set(JSON.parse(memseal(['list', '--json']).stdout).filter((c: { needs: string[] }) => c.needs.includes('mseal')).map((c: { id: string }) => c.id))
+    const needsMseal = new Set(
+      JSON.parse(memseal(['list', '--json']).stdout)
+        .filter((c: { needs: string[] }) => c.needs.includes('mseal'))
+        .map((c: { id: string }) => c.id),
+    )
     expect(needsMseal.size).toBeGreaterThan(0)
     const after = new Map(filtered.results.map((x) => [x.id, x]))
     for (const before of full.results) {
@@ -180,14 +193,21 @@ describe('under a seccomp filter that makes mseal fail with ENOSYS', () => {
 test('a run leaves no process behind', () => {
   // Workers inherit the environment: after the CLI has exited, no process may carry its marker.
   const marker = `MEMSEAL_TEST_RUN=${process.pid}-${Date.now()}`
-  const r = spawnSync(process.execPath, [CLI, 'check', '--json', '--only', 'mseal.*,mmap.*'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, MEMSEAL_TEST_RUN: marker.split('=')[1] }, maxBuffer: 64 << 20 })
-  expect(r.status).not.toBeNull()
-  const carriers = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker)
-    } catch {
-      return false // gone, or not ours to read
-    }
+  const r = spawnSync(process.execPath, [CLI, 'check', '--json', '--only', 'mseal.*,mmap.*'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, MEMSEAL_TEST_RUN: marker.split('=')[1] },
+    maxBuffer: 64 << 20,
   })
+  expect(r.status).not.toBeNull()
+  const carriers = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker)
+      } catch {
+        return false // gone, or not ours to read
+      }
+    })
   expect(carriers).toEqual([])
 })

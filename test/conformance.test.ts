@@ -37,7 +37,13 @@ function openFds(): string[] {
 }
 
 function failure(r: ClauseResult): string {
-  return [`${r.id}: ${r.status}`, `  statement: ${r.statement}`, `  expected:  ${r.expected ?? '—'}`, `  observed:  ${r.observed ?? '—'}`, ...(r.reason ? [`  reason:    ${r.reason}`] : [])].join('\n')
+  return [
+    `${r.id}: ${r.status}`,
+    `  statement: ${r.statement}`,
+    `  expected:  ${r.expected ?? '—'}`,
+    `  observed:  ${r.observed ?? '—'}`,
+    ...(r.reason ? [`  reason:    ${r.reason}`] : []),
+  ].join('\n')
 }
 
 describe('catalog', () => {
@@ -105,7 +111,14 @@ describe('runner', () => {
   // A recorded behaviour explains the same mismatch: known, with its reference, and in the divergences.
   test('recorded history → known, listed with both texts', () => {
     expect(byId('memfd.fixture.known')).toMatchObject({ status: 'known', known: { behaviour: 'fixture: recorded behaviour', ref: 'fixture ref' } })
-    expect(report.divergences).toEqual([expect.objectContaining({ id: 'memfd.fixture.known', doc: 'fixture: what the documentation says', kernel: 'fixture: what the kernel does', observed: 'errno=EINVAL' })])
+    expect(report.divergences).toEqual([
+      expect.objectContaining({
+        id: 'memfd.fixture.known',
+        doc: 'fixture: what the documentation says',
+        kernel: 'fixture: what the kernel does',
+        observed: 'errno=EINVAL',
+      }),
+    ])
   })
 
   // A worker killed by a fault has shown the clause's observation; the run continues with a new worker.
@@ -125,7 +138,9 @@ describe('runner', () => {
 
   // Unmet needs are skips with a reason and are never run.
   test('an unmet need → skip with a reason', () => {
-    const [skipped, ran] = facts.environment.root ? ['noexec.fixture.needs-non-root', 'noexec.fixture.needs-root'] : ['noexec.fixture.needs-root', 'noexec.fixture.needs-non-root']
+    const [skipped, ran] = facts.environment.root
+      ? ['noexec.fixture.needs-non-root', 'noexec.fixture.needs-root']
+      : ['noexec.fixture.needs-root', 'noexec.fixture.needs-non-root']
     expect(byId(skipped)).toMatchObject({ status: 'skip', reason: expect.stringMatching(/root/), observed: null, durationMs: 0 })
     expect(byId(ran).status).toBe('pass')
   })
@@ -150,7 +165,16 @@ describe('runner', () => {
 })
 
 describe('skip reasons', () => {
-  const clause = (needs: Clause['needs']): Clause => ({ id: 'mseal.x', area: 'mseal', statement: 's', source: { doc: 'd' }, since: '6.10', needs, expect: {}, run: () => ({}) })
+  const clause = (needs: Clause['needs']): Clause => ({
+    id: 'mseal.x',
+    area: 'mseal',
+    statement: 's',
+    source: { doc: 'd' },
+    since: '6.10',
+    needs,
+    expect: {},
+    run: () => ({}),
+  })
   const withProbe = (probe: FeatureProbe, env: Partial<KernelFacts['environment']> = {}): KernelFacts => ({
     ...facts,
     features: { ...facts.features, mseal: probe.ok, probes: { ...facts.features.probes, mseal: probe } },
@@ -158,7 +182,12 @@ describe('skip reasons', () => {
   })
 
   test('a feature the kernel lacks names the version that brought it', () => {
-    const f = withProbe({ ok: false, since: '6.10', errno: 'ENOSYS', reason: 'not supported by this kernel (probe: ENOSYS); it arrived in Linux 6.10; this kernel is 6.1.0' })
+    const f = withProbe({
+      ok: false,
+      since: '6.10',
+      errno: 'ENOSYS',
+      reason: 'not supported by this kernel (probe: ENOSYS); it arrived in Linux 6.10; this kernel is 6.1.0',
+    })
     expect(skipReason(clause(['mseal']), f)).toMatch(/6\.10/)
   })
 
@@ -188,14 +217,14 @@ describe('skip reasons', () => {
 
 describe('--only patterns', () => {
   test.each`
-    id                        | pattern           | match
-    ${'seal.write.pwrite'}    | ${'seal.*'}       | ${true}
-    ${'seal.write.pwrite'}    | ${'seal'}         | ${true}
-    ${'seal.write.pwrite'}    | ${'seal.write'}   | ${true}
-    ${'seal.write.pwrite'}    | ${'*.pwrite'}     | ${true}
-    ${'seal.write.pwrite'}    | ${'seal.wr'}      | ${false}
-    ${'sealx.a'}              | ${'seal'}         | ${false}
-    ${'mseal.a'}              | ${'seal.*'}       | ${false}
+    id                     | pattern         | match
+    ${'seal.write.pwrite'} | ${'seal.*'}     | ${true}
+    ${'seal.write.pwrite'} | ${'seal'}       | ${true}
+    ${'seal.write.pwrite'} | ${'seal.write'} | ${true}
+    ${'seal.write.pwrite'} | ${'*.pwrite'}   | ${true}
+    ${'seal.write.pwrite'} | ${'seal.wr'}    | ${false}
+    ${'sealx.a'}           | ${'seal'}       | ${false}
+    ${'mseal.a'}           | ${'seal.*'}     | ${false}
   `('$pattern matches $id: $match', ({ id, pattern, match }: { id: string; pattern: string; match: boolean }) => {
     expect(matchesPattern(id, pattern)).toBe(match)
   })

@@ -9,14 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as ts from 'typescript'
 import { parseDocument } from 'yaml'
-import {
-  detectContainer,
-  INITIAL_PID_NAMESPACE_INODE,
-  parseSeccompStatus,
-  seccompAdvice,
-  seccompStatus,
-  type ContainerEngine,
-} from '../lib/kernel/container'
+import { detectContainer, INITIAL_PID_NAMESPACE_INODE, parseSeccompStatus, seccompAdvice, seccompStatus, type ContainerEngine } from '../lib/kernel/container'
 
 const ROOT = join(__dirname, '..')
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8')
@@ -70,7 +63,11 @@ describe('Dockerfile', () => {
 
   // The build stage compiles both halves; the runtime stage copies the result and has no compiler.
   test('the build stage compiles the addon and the TypeScript; the runtime copies them', () => {
-    const runs = (stage: number) => all.filter((i) => i.stage === stage && i.op === 'RUN').map((i) => i.args).join('\n')
+    const runs = (stage: number) =>
+      all
+        .filter((i) => i.stage === stage && i.op === 'RUN')
+        .map((i) => i.args)
+        .join('\n')
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts
     const invoked = [...runs(0).matchAll(/npm run ([\w:-]+)/g)].map((m) => scripts[m[1] ?? ''] ?? '')
     expect(invoked.some((s) => /node-gyp (re)?build/.test(s))).toBe(true)
@@ -101,7 +98,10 @@ describe('Dockerfile', () => {
 
   // Host build outputs and dependencies never enter the build context.
   test('.dockerignore keeps node_modules and build outputs out', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))
     for (const entry of ['node_modules', 'build', 'dist', 'prebuilds', '.git']) expect(ignored).toContain(entry)
   })
 })
@@ -343,23 +343,36 @@ const unshare = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']
 describe('detectContainer in a private pid namespace', () => {
   // Outside the initial pid namespace, a marker file counts: the same evidence now means a container.
   // Needs root (or user namespaces) for unshare --pid --mount-proc; the skip says so.
-  ;(isRoot && unshare ? test : test.skip)(`marker files count outside the initial pid namespace${isRoot && unshare ? '' : ' (skipped: needs root and unshare(1))'}`, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'memseal-container-'))
-    try {
-      const mod = compiledModule(dir)
-      const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '-e',
-        `process.stdout.write(JSON.stringify(require(${JSON.stringify(mod)}).detectContainer()))`], { encoding: 'utf8' })
-      expect(r.status).toBe(0)
-      const child = JSON.parse(r.stdout) as { container: boolean; engine: ContainerEngine | null; evidence: string[] }
-      expect(child.evidence.some((e) => /pid namespace is not the initial one/.test(e))).toBe(true)
-      const markers = ['/.dockerenv', '/run/.containerenv'].filter((p) => existsSync(p))
-      const live = liveEvidence().length > 0
-      expect(child.container).toBe(markers.length > 0 || live || rootFsType() === 'overlay')
-      if (!live && markers[0] === '/.dockerenv') expect(child.engine).toBe('docker')
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
+  ;(isRoot && unshare ? test : test.skip)(
+    `marker files count outside the initial pid namespace${isRoot && unshare ? '' : ' (skipped: needs root and unshare(1))'}`,
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'memseal-container-'))
+      try {
+        const mod = compiledModule(dir)
+        const r = spawnSync(
+          'unshare',
+          [
+            '--pid',
+            '--fork',
+            '--mount-proc',
+            process.execPath,
+            '-e',
+            `process.stdout.write(JSON.stringify(require(${JSON.stringify(mod)}).detectContainer()))`,
+          ],
+          { encoding: 'utf8' },
+        )
+        expect(r.status).toBe(0)
+        const child = JSON.parse(r.stdout) as { container: boolean; engine: ContainerEngine | null; evidence: string[] }
+        expect(child.evidence.some((e) => /pid namespace is not the initial one/.test(e))).toBe(true)
+        const markers = ['/.dockerenv', '/run/.containerenv'].filter((p) => existsSync(p))
+        const live = liveEvidence().length > 0
+        expect(child.container).toBe(markers.length > 0 || live || rootFsType() === 'overlay')
+        if (!live && markers[0] === '/.dockerenv') expect(child.engine).toBe('docker')
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+  )
 })
 
 // ---------------------------------------------------------------------------------------------------
@@ -379,7 +392,8 @@ describe('seccompStatus', () => {
   const perl = spawnSync('perl', ['-e', '0']).status === 0
   ;(perl ? test : test.skip)(`parses a strict-mode process's status as mode 1${perl ? '' : ' (skipped: needs perl)'}`, () => {
     // Everything is allocated before prctl: strict mode kills the process on brk or mmap.
-    const script = 'open(my $f, "<", "/proc/self/status") or die; my $b = "\\0" x 65536; my $n = 0;' +
+    const script =
+      'open(my $f, "<", "/proc/self/status") or die; my $b = "\\0" x 65536; my $n = 0;' +
       ' syscall(157, 22, 1, 0, 0, 0) == 0 or die "prctl: $!"; $n = sysread($f, $b, 65536); syswrite(STDOUT, $b, $n); syscall(60, 0);'
     const r = spawnSync('perl', ['-e', process.arch === 'x64' ? script : script.replace('157', '167').replace('(60', '(93')], { encoding: 'utf8' })
     expect(r.status).toBe(0)

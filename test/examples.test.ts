@@ -2,7 +2,7 @@
  * The examples run exactly as written, as a user would run them: `node examples/…` with `require('memseal')`
  * resolved by the package's own name (self-reference through its "exports"), against the built dist/.
  */
-import { ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,9 +19,9 @@ function run(script: string, args: string[] = []): Run {
   const child = spawn(process.execPath, [join(ROOT, 'examples', script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
-  child.stdout!.on('data', (c) => (stdout += c))
-  child.stderr!.on('data', (c) => (stderr += c))
-  const firstLine = new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve))
+  child.stdout.on('data', (c) => (stdout += c))
+  child.stderr.on('data', (c) => (stderr += c))
+  const firstLine = new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve))
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
   )
@@ -31,7 +31,8 @@ function run(script: string, args: string[] = []): Run {
 beforeAll(() => {
   // A failed setup, not a skip: the examples need the compiled package with the sharing API.
   if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run compile` first')
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the compiled package, as users load it
   const api = require(join(ROOT, 'dist')) as Record<string, unknown>
   for (const name of ['share', 'receive', 'FdChannel', 'FdServer', 'sendShared', 'receiveShared']) {
     if (typeof api[name] !== 'function') throw new Error(`dist/ does not export ${name}: lib/index.ts must export the sharing API, then \`npm run compile\``)
@@ -70,8 +71,5 @@ test('worker-threads: two workers map the same memfd and read it in place', asyn
   const r = await run('worker-threads/main.js').done
   expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: '' })
   const sum = (0x11111111 * (8 << 20)) % 2 ** 32
-  expect(r.stdout.trim().split('\n').sort()).toEqual([
-    `worker 0 read 33554432 bytes in place, sum ${sum}`,
-    `worker 1 read 33554432 bytes in place, sum ${sum}`,
-  ])
+  expect(r.stdout.trim().split('\n').sort()).toEqual([`worker 0 read 33554432 bytes in place, sum ${sum}`, `worker 1 read 33554432 bytes in place, sum ${sum}`])
 })

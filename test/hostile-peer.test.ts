@@ -3,9 +3,9 @@
  * refused with its own code, before anything is mapped, with every descriptor closed, and nobody dies of
  * a signal. Where a refusal guards against real harm, a control shows the harm (in a forked probe).
  */
-import { ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync } from 'node:fs'
-import { createInterface, Interface } from 'node:readline'
+import { createInterface, type Interface } from 'node:readline'
 import { join } from 'node:path'
 import { FdChannel } from '../lib/fdpass'
 import { Memfd } from '../lib/memfd'
@@ -38,9 +38,7 @@ function spawnPeer(scenario: string): Peer {
   const channel = FdChannel.adopt(mine)
   let stderr = ''
   child.stderr!.on('data', (chunk) => (stderr += chunk))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  )
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   const lines: Interface = createInterface({ input: child.stdout! })
   const queue: string[] = []
   const waiting: Array<(line: string) => void> = []
@@ -50,7 +48,7 @@ function spawnPeer(scenario: string): Peer {
       const take = (line: string) => resolve(JSON.parse(line) as Record<string, unknown>)
       if (queue.length) take(queue.shift()!)
       else waiting.push(take)
-      exited.then(() => setTimeout(() => reject(new Error(`peer exited early: ${stderr}`)), 100))
+      void exited.then(() => setTimeout(() => reject(new Error(`peer exited early: ${stderr}`)), 100))
     })
   return {
     channel,
@@ -89,25 +87,25 @@ const clean = { code: 0, signal: null }
 
 describe('receive() refuses a hostile sender, each trick with its own code', () => {
   test.each`
-    scenario                        | options                     | code
-    ${'dev-shm'}                    | ${{}}                       | ${'ERR_MEMSEAL_NOT_MEMFD'}
-    ${'dev-shm-named-memfd'}        | ${{}}                       | ${'ERR_MEMSEAL_NOT_MEMFD'}
-    ${'pipe'}                       | ${{}}                       | ${'ERR_MEMSEAL_NOT_MEMFD'}
-    ${'socket'}                     | ${{}}                       | ${'ERR_MEMSEAL_NOT_MEMFD'}
-    ${'grow-only'}                  | ${{}}                       | ${'ERR_MEMSEAL_SEALS_MISSING'}
-    ${'shrink-only'}                | ${{}}                       | ${'ERR_MEMSEAL_SEALS_MISSING'}
-    ${'future-write-with-mapping'}  | ${{}}                       | ${'ERR_MEMSEAL_SEALS_MISSING'}
-    ${'executable'}                 | ${{}}                       | ${'ERR_MEMSEAL_EXECUTABLE'}
-    ${'no-fd'}                      | ${{}}                       | ${'ERR_MEMSEAL_NO_FD'}
-    ${'several-fds'}                | ${{}}                       | ${'ERR_MEMSEAL_TOO_MANY_FDS'}
-    ${'flood-fds'}                  | ${{}}                       | ${'ERR_MEMSEAL_TOO_MANY_FDS'}
-    ${'huge'}                       | ${{ maxSize: 64 << 20 }}    | ${'ERR_MEMSEAL_TOO_LARGE'}
-    ${'huge'}                       | ${{}}                       | ${'ERR_MEMSEAL_TOO_LARGE'}
-    ${'size-mismatch'}              | ${{}}                       | ${'ERR_MEMSEAL_SIZE_MISMATCH'}
-    ${'empty'}                      | ${{}}                       | ${'ERR_MEMSEAL_EMPTY'}
-    ${'huge-header'}                | ${{}}                       | ${'ERR_MEMSEAL_MESSAGE_TOO_LARGE'}
-    ${'bad-json'}                   | ${{}}                       | ${'ERR_MEMSEAL_BAD_MESSAGE'}
-    ${'not-an-envelope'}            | ${{}}                       | ${'ERR_MEMSEAL_BAD_MESSAGE'}
+    scenario                       | options                  | code
+    ${'dev-shm'}                   | ${{}}                    | ${'ERR_MEMSEAL_NOT_MEMFD'}
+    ${'dev-shm-named-memfd'}       | ${{}}                    | ${'ERR_MEMSEAL_NOT_MEMFD'}
+    ${'pipe'}                      | ${{}}                    | ${'ERR_MEMSEAL_NOT_MEMFD'}
+    ${'socket'}                    | ${{}}                    | ${'ERR_MEMSEAL_NOT_MEMFD'}
+    ${'grow-only'}                 | ${{}}                    | ${'ERR_MEMSEAL_SEALS_MISSING'}
+    ${'shrink-only'}               | ${{}}                    | ${'ERR_MEMSEAL_SEALS_MISSING'}
+    ${'future-write-with-mapping'} | ${{}}                    | ${'ERR_MEMSEAL_SEALS_MISSING'}
+    ${'executable'}                | ${{}}                    | ${'ERR_MEMSEAL_EXECUTABLE'}
+    ${'no-fd'}                     | ${{}}                    | ${'ERR_MEMSEAL_NO_FD'}
+    ${'several-fds'}               | ${{}}                    | ${'ERR_MEMSEAL_TOO_MANY_FDS'}
+    ${'flood-fds'}                 | ${{}}                    | ${'ERR_MEMSEAL_TOO_MANY_FDS'}
+    ${'huge'}                      | ${{ maxSize: 64 << 20 }} | ${'ERR_MEMSEAL_TOO_LARGE'}
+    ${'huge'}                      | ${{}}                    | ${'ERR_MEMSEAL_TOO_LARGE'}
+    ${'size-mismatch'}             | ${{}}                    | ${'ERR_MEMSEAL_SIZE_MISMATCH'}
+    ${'empty'}                     | ${{}}                    | ${'ERR_MEMSEAL_EMPTY'}
+    ${'huge-header'}               | ${{}}                    | ${'ERR_MEMSEAL_MESSAGE_TOO_LARGE'}
+    ${'bad-json'}                  | ${{}}                    | ${'ERR_MEMSEAL_BAD_MESSAGE'}
+    ${'not-an-envelope'}           | ${{}}                    | ${'ERR_MEMSEAL_BAD_MESSAGE'}
   `('$scenario → $code, no descriptor leaked, no signal', async ({ scenario, options, code }) => {
     const r = await refusal(scenario, options)
     expect(r.code).toBe(code)

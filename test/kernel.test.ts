@@ -16,12 +16,12 @@ test('release and version come from uname', () => {
 })
 
 test.each`
-  text                    | version
-  ${'6.18.44-fc-v657'}    | ${[6, 18, 44]}
-  ${'5.10.0-35-amd64'}    | ${[5, 10, 0]}
+  text                      | version
+  ${'6.18.44-fc-v657'}      | ${[6, 18, 44]}
+  ${'5.10.0-35-amd64'}      | ${[5, 10, 0]}
   ${'6.1.0-37-cloud-arm64'} | ${[6, 1, 0]}
-  ${'7.3.0-rc2'}          | ${[7, 3, 0]}
-  ${'6.12'}               | ${[6, 12, 0]}
+  ${'7.3.0-rc2'}            | ${[7, 3, 0]}
+  ${'6.12'}                 | ${[6, 12, 0]}
 `('parseVersion($text) = $version', ({ text, version }: { text: string; version: number[] }) => {
   expect(parseVersion(text)).toEqual(version)
 })

@@ -11,19 +11,19 @@ import { join } from 'node:path'
 import { AccelChooser } from '../lib/matrix/accel'
 import { parseArgs, UsageError } from '../lib/matrix/args'
 import { defaultCacheDir } from '../lib/matrix/cache'
-import { errnoOf, parseReport, runFromBoot, RunContext, versionOfRelease } from '../lib/matrix/collect'
+import { errnoOf, parseReport, runFromBoot, type RunContext, versionOfRelease } from '../lib/matrix/collect'
 import { readCpio, writeCpio } from '../lib/matrix/cpio'
 import { compareDebianVersions } from '../lib/matrix/debversion'
 import { initScript, MARK_EXIT, MARK_INIT, MARK_RUN, shellQuote } from '../lib/matrix/guest-init'
 import { matrixMain, matrixPassed, runMatrix, uniqueLabels } from '../lib/matrix/index'
 import { buildInitramfs, isStaticElf } from '../lib/matrix/initramfs'
 import { moduleDepends, resolveModules } from '../lib/matrix/modules'
-import { BootResult, qemuArgs } from '../lib/matrix/qemu'
+import { type BootResult, qemuArgs } from '../lib/matrix/qemu'
 import { abiInSeries, imagePackageAbi, parseSpec, SpecError, specArch, specLabel } from '../lib/matrix/specs'
 import { guestCommand, stageGuestPackage } from '../lib/matrix/guest-package'
 import { finishRoot, GUEST_PACKAGE_DIR } from '../lib/matrix/userland'
 import { buildCells, cellText, renderJson, renderMarkdown } from '../lib/matrix/table'
-import { GuestReport, GuestResult, KernelRun, MatrixReport } from '../lib/matrix/types'
+import { type GuestReport, type GuestResult, type KernelRun, type MatrixReport } from '../lib/matrix/types'
 import { bannerRelease, extractArm64Image, extractVmlinux, isArm64Image, isCompleteElf } from '../lib/matrix/vmlinux'
 
 const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
@@ -40,23 +40,23 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 describe('kernel specs', () => {
   // A known series is looked up in the suite where it is the stable kernel.
   test.each`
-    text              | series       | suites
-    ${'5.10'}         | ${'5.10'}    | ${['bullseye', 'bullseye-security']}
-    ${'6.1'}          | ${'6.1'}     | ${['bookworm', 'bookworm-security']}
-    ${'6.12'}         | ${'6.12'}    | ${['trixie', 'trixie-security']}
-    ${'newest'}       | ${null}      | ${['sid']}
-    ${'sid'}          | ${null}      | ${['sid']}
-    ${'experimental'} | ${null}      | ${['experimental']}
-    ${'7.3'}          | ${'7.3'}     | ${['sid', 'experimental']}
+    text              | series    | suites
+    ${'5.10'}         | ${'5.10'} | ${['bullseye', 'bullseye-security']}
+    ${'6.1'}          | ${'6.1'}  | ${['bookworm', 'bookworm-security']}
+    ${'6.12'}         | ${'6.12'} | ${['trixie', 'trixie-security']}
+    ${'newest'}       | ${null}   | ${['sid']}
+    ${'sid'}          | ${null}   | ${['sid']}
+    ${'experimental'} | ${null}   | ${['experimental']}
+    ${'7.3'}          | ${'7.3'}  | ${['sid', 'experimental']}
   `('$text → series $series in $suites', ({ text, series, suites }) => {
     expect(parseSpec(text)).toEqual({ kind: 'debian', spec: text, series, suites })
   })
 
   // A path is a local kernel, with or without its modules directory.
   test.each`
-    text                          | image              | modules
-    ${'./vmlinuz'}                | ${'./vmlinuz'}     | ${null}
-    ${'/k/bzImage:/k/modules/6.9'} | ${'/k/bzImage'}   | ${'/k/modules/6.9'}
+    text                           | image           | modules
+    ${'./vmlinuz'}                 | ${'./vmlinuz'}  | ${null}
+    ${'/k/bzImage:/k/modules/6.9'} | ${'/k/bzImage'} | ${'/k/modules/6.9'}
   `('$text → local image $image, modules $modules', ({ text, image, modules }) => {
     expect(parseSpec(text)).toEqual({ kind: 'local', spec: text, image, modules })
   })
@@ -77,17 +77,17 @@ describe('kernel specs', () => {
 describe('Debian kernel packages', () => {
   // Only the plain flavour's unsigned image counts; rt and cloud flavours are other packages.
   test.each`
-    name                                              | abi                  | split
-    ${'linux-image-6.1.0-56-amd64-unsigned'}          | ${'6.1.0-56'}        | ${false}
-    ${'linux-image-5.10.0-46-amd64-unsigned'}         | ${'5.10.0-46'}       | ${false}
-    ${'linux-image-6.12.117+deb13-amd64-unsigned'}    | ${'6.12.117+deb13'}  | ${false}
-    ${'linux-image-6.12.115+deb13.1-amd64-unsigned'}  | ${'6.12.115+deb13.1'} | ${false}
-    ${'linux-binary-unsigned-7.2.13+deb14-amd64'}     | ${'7.2.13+deb14'}    | ${true}
-    ${'linux-binary-unsigned-7.3-amd64'}              | ${'7.3'}             | ${true}
-    ${'linux-image-6.1.0-56-rt-amd64-unsigned'}       | ${null}              | ${null}
-    ${'linux-image-6.1.0-56-cloud-amd64-unsigned'}    | ${null}              | ${null}
-    ${'linux-image-6.1.0-56-amd64'}                   | ${null}              | ${null}
-    ${'linux-binary-unsigned-7.2.13+deb14-cloud-amd64'} | ${null}            | ${null}
+    name                                                | abi                   | split
+    ${'linux-image-6.1.0-56-amd64-unsigned'}            | ${'6.1.0-56'}         | ${false}
+    ${'linux-image-5.10.0-46-amd64-unsigned'}           | ${'5.10.0-46'}        | ${false}
+    ${'linux-image-6.12.117+deb13-amd64-unsigned'}      | ${'6.12.117+deb13'}   | ${false}
+    ${'linux-image-6.12.115+deb13.1-amd64-unsigned'}    | ${'6.12.115+deb13.1'} | ${false}
+    ${'linux-binary-unsigned-7.2.13+deb14-amd64'}       | ${'7.2.13+deb14'}     | ${true}
+    ${'linux-binary-unsigned-7.3-amd64'}                | ${'7.3'}              | ${true}
+    ${'linux-image-6.1.0-56-rt-amd64-unsigned'}         | ${null}               | ${null}
+    ${'linux-image-6.1.0-56-cloud-amd64-unsigned'}      | ${null}               | ${null}
+    ${'linux-image-6.1.0-56-amd64'}                     | ${null}               | ${null}
+    ${'linux-binary-unsigned-7.2.13+deb14-cloud-amd64'} | ${null}               | ${null}
   `('$name → $abi', ({ name, abi, split }) => {
     expect(imagePackageAbi(name, 'amd64')).toEqual(abi === null ? null : { abi, split })
   })
@@ -107,15 +107,15 @@ describe('Debian kernel packages', () => {
 
   // deb-version(7): epochs, ~ before everything, numeric runs compared as numbers.
   test.each`
-    a                       | b                         | sign
-    ${'6.1.192-2'}          | ${'6.1.192-10'}           | ${-1}
-    ${'6.12.117-1'}         | ${'6.12.117-1~deb12u1'}   | ${1}
-    ${'1.0~rc1'}            | ${'1.0'}                  | ${-1}
-    ${'1:0.1'}              | ${'2.0'}                  | ${1}
-    ${'5.10.262-1'}         | ${'5.10.262-1'}           | ${0}
-    ${'1.0a'}               | ${'1.0'}                  | ${1}
-    ${'1.0'}                | ${'1.0+b1'}               | ${-1}
-    ${'7.3~rc7-1~exp1'}     | ${'7.2.13-1'}             | ${1}
+    a                   | b                       | sign
+    ${'6.1.192-2'}      | ${'6.1.192-10'}         | ${-1}
+    ${'6.12.117-1'}     | ${'6.12.117-1~deb12u1'} | ${1}
+    ${'1.0~rc1'}        | ${'1.0'}                | ${-1}
+    ${'1:0.1'}          | ${'2.0'}                | ${1}
+    ${'5.10.262-1'}     | ${'5.10.262-1'}         | ${0}
+    ${'1.0a'}           | ${'1.0'}                | ${1}
+    ${'1.0'}            | ${'1.0+b1'}             | ${-1}
+    ${'7.3~rc7-1~exp1'} | ${'7.2.13-1'}           | ${1}
   `('compare($a, $b) = $sign', ({ a, b, sign }) => {
     expect(Math.sign(compareDebianVersions(a, b))).toBe(sign)
     expect(Math.sign(compareDebianVersions(b, a))).toBe(sign === 0 ? 0 : -sign)
@@ -123,8 +123,14 @@ describe('Debian kernel packages', () => {
 
   // The same answers as dpkg itself, where dpkg is installed.
   ;(have('dpkg') ? test : test.skip)('agrees with dpkg --compare-versions (skipped without dpkg)', () => {
-    const pairs = [['6.1.192-2', '6.1.192-10'], ['1.0~~', '1.0~'], ['2.0-1', '2.0-1.1'], ['0:1.2', '1.2'], ['1.2.3a', '1.2.3-1']]
-    for (const [a, b] of pairs) {
+    const pairs = [
+      ['6.1.192-2', '6.1.192-10'],
+      ['1.0~~', '1.0~'],
+      ['2.0-1', '2.0-1.1'],
+      ['0:1.2', '1.2'],
+      ['1.2.3a', '1.2.3-1'],
+    ]
+    for (const [a, b] of pairs as Array<[string, string]>) {
       const lt = spawnSync('dpkg', ['--compare-versions', a, 'lt', b]).status === 0
       const eq = spawnSync('dpkg', ['--compare-versions', a, 'eq', b]).status === 0
       expect(Math.sign(compareDebianVersions(a, b))).toBe(eq ? 0 : lt ? -1 : 1)
@@ -222,17 +228,20 @@ describe('cpio newc', () => {
     expect(archive.toString('latin1').endsWith('TRAILER!!!\0\0\0\0')).toBe(true)
     const members = readCpio(archive)
     expect(members.map((m) => [m.path, m.mode.toString(8)])).toEqual([
-      ['bin', '40755'], ['bin/hello', '100755'], ['bin/sh', '120777'], ['dev/console', '20600'],
+      ['bin', '40755'],
+      ['bin/hello', '100755'],
+      ['bin/sh', '120777'],
+      ['dev/console', '20600'],
     ])
-    expect(members[1].data.toString()).toBe('abc')
-    expect(members[2].data.toString()).toBe('busybox')
-    expect(members[3].rdev).toEqual([5, 1])
+    expect(members[1]!.data.toString()).toBe('abc')
+    expect(members[2]!.data.toString()).toBe('busybox')
+    expect(members[3]!.rdev).toEqual([5, 1])
   })
 
   // Names and data of every length pad correctly (the kernel rejects a misaligned header).
   test.each([0, 1, 2, 3, 4, 5])('data of %i bytes', (n) => {
     const archive = writeCpio([{ type: 'file', path: 'x'.repeat(n + 1), data: Buffer.alloc(n, 7) }])
-    const [m] = readCpio(archive)
+    const [m] = readCpio(archive) as [ReturnType<typeof readCpio>[number]]
     expect(m.data).toEqual(Buffer.alloc(n, 7))
   })
 })
@@ -252,7 +261,10 @@ function fakeElf(size: number, interp = false): Buffer {
 }
 
 describe('initramfs', () => {
-  const modules = [{ name: 'virtio_pci', data: Buffer.from('A') }, { name: '9p', data: Buffer.from('B') }]
+  const modules = [
+    { name: 'virtio_pci', data: Buffer.from('A') },
+    { name: '9p', data: Buffer.from('B') },
+  ]
 
   // busybox must be static: a dynamic one cannot run before the root is mounted.
   test('static ELF detection', () => {
@@ -266,8 +278,20 @@ describe('initramfs', () => {
     const busybox = fakeElf(512)
     const archive = buildInitramfs({ busybox, modules, projectDir: '/srv/my project', command: ['node', 'dist/cli.js', 'check', '--json'] })
     const byPath = new Map(readCpio(archive).map((m) => [m.path, m]))
-    expect([...byPath.keys()].sort()).toEqual(
-      ['bin', 'bin/busybox', 'bin/sh', 'dev', 'dev/console', 'init', 'modules', 'modules/9p.ko', 'modules/virtio_pci.ko', 'newroot', 'proc', 'sys'])
+    expect([...byPath.keys()].sort()).toEqual([
+      'bin',
+      'bin/busybox',
+      'bin/sh',
+      'dev',
+      'dev/console',
+      'init',
+      'modules',
+      'modules/9p.ko',
+      'modules/virtio_pci.ko',
+      'newroot',
+      'proc',
+      'sys',
+    ])
     expect(byPath.get('init')!.mode).toBe(0o100755)
     expect(byPath.get('dev/console')!.rdev).toEqual([5, 1])
     expect(byPath.get('bin/busybox')!.data).toEqual(busybox)
@@ -289,11 +313,11 @@ describe('initramfs', () => {
   })
 
   test.each`
-    word          | quoted
-    ${'plain'}    | ${'plain'}
-    ${'a b'}      | ${"'a b'"}
-    ${"it's"}     | ${"'it'\\''s'"}
-    ${'$HOME'}    | ${"'$HOME'"}
+    word       | quoted
+    ${'plain'} | ${'plain'}
+    ${'a b'}   | ${"'a b'"}
+    ${"it's"}  | ${"'it'\\''s'"}
+    ${'$HOME'} | ${"'$HOME'"}
   `('shellQuote($word)', ({ word, quoted }) => {
     expect(shellQuote(word)).toBe(quoted)
     expect(spawnSync('sh', ['-c', `printf %s ${quoted}`]).stdout.toString()).toBe(word)
@@ -383,8 +407,15 @@ describe('vmlinux extraction', () => {
 // ---------------------------------------------------------------------------------------------------
 // Outcomes and the table
 
-const result = (id: string, status: GuestResult['status'], observed: string | null, reason: string | null = null): GuestResult =>
-  ({ id, area: id.split('.')[0], status, statement: id, expected: '', observed, reason })
+const result = (id: string, status: GuestResult['status'], observed: string | null, reason: string | null = null): GuestResult => ({
+  id,
+  area: id.split('.')[0]!,
+  status,
+  statement: id,
+  expected: '',
+  observed,
+  reason,
+})
 
 function report(release: string, results: GuestResult[]): GuestReport {
   return { tool: { name: 'memseal', version: '0' }, kernel: { release, machine: 'x86_64' }, environment: { seccomp: 0, root: true }, results }
@@ -392,29 +423,50 @@ function report(release: string, results: GuestResult[]): GuestReport {
 
 function column(label: string, r: GuestReport | null, extra: Partial<KernelRun> = {}): KernelRun {
   return {
-    spec: label, label, status: r ? 'ok' : 'boot-failed', release: r?.kernel.release ?? null, version: null,
-    accel: label === 'host' ? 'host' : 'tcg', packages: [], timing: { fetchMs: 1000, prepareMs: 200, bootMs: 2500, runMs: 30_000, totalMs: 34_000 },
-    error: r ? null : 'the guest never reached /init', consoleTail: r ? null : 'Kernel panic - not syncing', environment: r?.environment ?? null, report: r, ...extra,
+    spec: label,
+    label,
+    status: r ? 'ok' : 'boot-failed',
+    release: r?.kernel.release ?? null,
+    version: null,
+    accel: label === 'host' ? 'host' : 'tcg',
+    packages: [],
+    timing: { fetchMs: 1000, prepareMs: 200, bootMs: 2500, runMs: 30_000, totalMs: 34_000 },
+    error: r ? null : 'the guest never reached /init',
+    consoleTail: r ? null : 'Kernel panic - not syncing',
+    environment: r?.environment ?? null,
+    report: r,
+    ...extra,
   }
 }
 
 function fixtureMatrix(): MatrixReport {
   const kernels = [
-    column('host', report('6.18.44', [
-      result('memfd.flags.unknown-bit', 'pass', '-1/EINVAL'),
-      result('seal.grow.pwrite-straddle', 'pass', 'short write 2'),
-      result('mseal.basic', 'pass', '0'),
-    ])),
-    column('6.1', report('6.1.0-56-amd64', [
-      result('memfd.flags.unknown-bit', 'pass', '-1/EINVAL'),
-      result('seal.grow.pwrite-straddle', 'known', '-1/EPERM'),
-      result('mseal.basic', 'skip', 'ENOSYS', 'mseal(2) arrived in 6.10'),
-    ])),
+    column(
+      'host',
+      report('6.18.44', [
+        result('memfd.flags.unknown-bit', 'pass', '-1/EINVAL'),
+        result('seal.grow.pwrite-straddle', 'pass', 'short write 2'),
+        result('mseal.basic', 'pass', '0'),
+      ]),
+    ),
+    column(
+      '6.1',
+      report('6.1.0-56-amd64', [
+        result('memfd.flags.unknown-bit', 'pass', '-1/EINVAL'),
+        result('seal.grow.pwrite-straddle', 'known', '-1/EPERM'),
+        result('mseal.basic', 'skip', 'ENOSYS', 'mseal(2) arrived in 6.10'),
+      ]),
+    ),
     column('5.10', null),
   ]
   return {
-    tool: { name: 'memseal', command: 'matrix' }, createdAt: '2026-01-01T00:00:00.000Z', host: { release: '6.18.44', machine: 'x86_64' },
-    accel: { requested: 'auto', used: 'tcg', reason: 'KVM did not work' }, durationMs: 100_000, kernels, clauses: ['memfd.flags.unknown-bit', 'seal.grow.pwrite-straddle', 'mseal.basic'],
+    tool: { name: 'memseal', command: 'matrix' },
+    createdAt: '2026-01-01T00:00:00.000Z',
+    host: { release: '6.18.44', machine: 'x86_64' },
+    accel: { requested: 'auto', used: 'tcg', reason: 'KVM did not work' },
+    durationMs: 100_000,
+    kernels,
+    clauses: ['memfd.flags.unknown-bit', 'seal.grow.pwrite-straddle', 'mseal.basic'],
   }
 }
 
@@ -423,15 +475,15 @@ describe('table', () => {
   test('cells', () => {
     const m = fixtureMatrix()
     const cells = buildCells(m.kernels, m.clauses)
-    expect(cellText(cells['memfd.flags.unknown-bit']['6.1'])).toBe('pass')
-    expect(cellText(cells['seal.grow.pwrite-straddle']['6.1'])).toBe('known (EPERM)')
-    expect(cellText(cells['seal.grow.pwrite-straddle'].host)).toBe('pass')
-    expect(cellText(cells['mseal.basic']['6.1'])).toBe('skip')
-    expect(cells['mseal.basic']['6.1'].reason).toBe('mseal(2) arrived in 6.10')
-    expect(cellText(cells['mseal.basic']['5.10'])).toBe('–')
+    expect(cellText(cells['memfd.flags.unknown-bit']!['6.1']!)).toBe('pass')
+    expect(cellText(cells['seal.grow.pwrite-straddle']!['6.1']!)).toBe('known (EPERM)')
+    expect(cellText(cells['seal.grow.pwrite-straddle']!.host!)).toBe('pass')
+    expect(cellText(cells['mseal.basic']!['6.1']!)).toBe('skip')
+    expect(cells['mseal.basic']!['6.1']!.reason).toBe('mseal(2) arrived in 6.10')
+    expect(cellText(cells['mseal.basic']!['5.10']!)).toBe('–')
     // Nothing observed (a broken clause) is not an errno difference.
-    m.kernels[1].report!.results[0] = result('memfd.flags.unknown-bit', 'broken', null, 'timed out')
-    expect(cellText(buildCells(m.kernels, m.clauses)['memfd.flags.unknown-bit']['6.1'])).toBe('broken')
+    m.kernels[1]!.report!.results[0] = result('memfd.flags.unknown-bit', 'broken', null, 'timed out')
+    expect(cellText(buildCells(m.kernels, m.clauses)['memfd.flags.unknown-bit']!['6.1']!)).toBe('broken')
   })
 
   test('markdown', () => {
@@ -451,9 +503,13 @@ describe('table', () => {
   // The JSON carries every kernel's report and the cells, for CI.
   test('json', () => {
     const json = JSON.parse(renderJson(fixtureMatrix())) as MatrixReport & { cells: Record<string, Record<string, { status: string; errno: string | null }>> }
-    expect(json.kernels.map((k) => [k.spec, k.status])).toEqual([['host', 'ok'], ['6.1', 'ok'], ['5.10', 'boot-failed']])
-    expect(json.cells['seal.grow.pwrite-straddle']['6.1']).toEqual({ status: 'known', errno: 'EPERM', reason: null })
-    expect(json.kernels[2].consoleTail).toBe('Kernel panic - not syncing')
+    expect(json.kernels.map((k) => [k.spec, k.status])).toEqual([
+      ['host', 'ok'],
+      ['6.1', 'ok'],
+      ['5.10', 'boot-failed'],
+    ])
+    expect(json.cells['seal.grow.pwrite-straddle']!['6.1']!).toEqual({ status: 'known', errno: 'EPERM', reason: null })
+    expect(json.kernels[2]!.consoleTail).toBe('Kernel panic - not syncing')
   })
 
   // The matrix passes only when every kernel reported and nothing diverges or is broken.
@@ -462,29 +518,49 @@ describe('table', () => {
     expect(matrixPassed(m)).toBe(false)
     m.kernels.pop()
     expect(matrixPassed(m)).toBe(true)
-    m.kernels[1].report!.results[0].status = 'diverges'
+    m.kernels[1]!.report!.results[0]!.status = 'diverges'
     expect(matrixPassed(m)).toBe(false)
   })
 })
 
 describe('outcomes', () => {
-  const ctx: RunContext = { spec: '6.1', label: '6.1', imageNote: null, release: '6.1.0-56-amd64', packages: [], accel: 'tcg', fetchMs: 0, prepareMs: 0, timeoutMs: 300_000 }
+  const ctx: RunContext = {
+    spec: '6.1',
+    label: '6.1',
+    imageNote: null,
+    release: '6.1.0-56-amd64',
+    packages: [],
+    accel: 'tcg',
+    fetchMs: 0,
+    prepareMs: 0,
+    timeoutMs: 300_000,
+  }
   const good = JSON.stringify(report('6.1.0-56-amd64', [result('memfd.x', 'pass', 'fd')]))
   const boot = (b: Partial<BootResult>): BootResult => ({
-    end: 'exited', qemuStatus: 0, initMs: 2000, runMs: 1000, totalMs: 4000, guestStatus: 0, guestFailure: null, stdout: good, stderr: '', console: 'memseal-init: start\r\n', ...b,
+    end: 'exited',
+    qemuStatus: 0,
+    initMs: 2000,
+    runMs: 1000,
+    totalMs: 4000,
+    guestStatus: 0,
+    guestFailure: null,
+    stdout: good,
+    stderr: '',
+    console: 'memseal-init: start\r\n',
+    ...b,
   })
 
   test.each`
-    what                          | b                                                     | status          | error
-    ${'a report'}                 | ${{}}                                                 | ${'ok'}         | ${null}
-    ${'exit 1 with a report'}     | ${{ guestStatus: 1 }}                                 | ${'ok'}         | ${null}
-    ${'no init marker'}           | ${{ initMs: null, guestStatus: null, stdout: '' }}    | ${'boot-failed'} | ${/never reached \/init \(qemu exited with status 0\)/}
-    ${'init deadline'}            | ${{ end: 'init-timeout', initMs: null }}              | ${'timeout'}    | ${/did not reach \/init/}
-    ${'run deadline'}             | ${{ end: 'timeout', guestStatus: null }}              | ${'timeout'}    | ${/did not finish within 300 s/}
-    ${'init failure'}             | ${{ guestFailure: 'mount host root', guestStatus: null }} | ${'boot-failed'} | ${/init failed: mount host root/}
-    ${'panic during the run'}     | ${{ guestStatus: null, qemuStatus: 0 }}               | ${'no-report'}  | ${/did not finish/}
-    ${'usage error'}              | ${{ guestStatus: 2 }}                                 | ${'no-report'}  | ${/status 2/}
-    ${'not JSON'}                 | ${{ stdout: 'Segmentation fault' }}                   | ${'no-report'}  | ${/not JSON/}
+    what                      | b                                                         | status           | error
+    ${'a report'}             | ${{}}                                                     | ${'ok'}          | ${null}
+    ${'exit 1 with a report'} | ${{ guestStatus: 1 }}                                     | ${'ok'}          | ${null}
+    ${'no init marker'}       | ${{ initMs: null, guestStatus: null, stdout: '' }}        | ${'boot-failed'} | ${/never reached \/init \(qemu exited with status 0\)/}
+    ${'init deadline'}        | ${{ end: 'init-timeout', initMs: null }}                  | ${'timeout'}     | ${/did not reach \/init/}
+    ${'run deadline'}         | ${{ end: 'timeout', guestStatus: null }}                  | ${'timeout'}     | ${/did not finish within 300 s/}
+    ${'init failure'}         | ${{ guestFailure: 'mount host root', guestStatus: null }} | ${'boot-failed'} | ${/init failed: mount host root/}
+    ${'panic during the run'} | ${{ guestStatus: null, qemuStatus: 0 }}                   | ${'no-report'}   | ${/did not finish/}
+    ${'usage error'}          | ${{ guestStatus: 2 }}                                     | ${'no-report'}   | ${/status 2/}
+    ${'not JSON'}             | ${{ stdout: 'Segmentation fault' }}                       | ${'no-report'}   | ${/not JSON/}
   `('$what → $status', ({ b, status, error }) => {
     const run = runFromBoot(ctx, boot(b))
     expect(run.status).toBe(status)
@@ -505,12 +581,12 @@ describe('outcomes', () => {
   })
 
   test.each`
-    observed                     | errno
-    ${'-1/EPERM'}                | ${'EPERM'}
-    ${'EINVAL'}                  | ${'EINVAL'}
-    ${{ code: 'EACCES' }}        | ${'EACCES'}
-    ${'fd 3, mode 0666'}         | ${null}
-    ${null}                      | ${null}
+    observed              | errno
+    ${'-1/EPERM'}         | ${'EPERM'}
+    ${'EINVAL'}           | ${'EINVAL'}
+    ${{ code: 'EACCES' }} | ${'EACCES'}
+    ${'fd 3, mode 0666'}  | ${null}
+    ${null}               | ${null}
   `('errnoOf($observed) = $errno', ({ observed, errno }) => {
     expect(errnoOf(observed)).toBe(errno)
   })
@@ -527,10 +603,10 @@ describe('outcomes', () => {
 describe('arm64 guests', () => {
   // `ARCH:` before any spec names the guest's architecture; the rest parses as before.
   test.each`
-    text                 | expected
-    ${'arm64:6.1'}       | ${{ kind: 'debian', spec: 'arm64:6.1', series: '6.1', suites: ['bookworm', 'bookworm-security'], arch: 'arm64' }}
-    ${'aarch64:newest'}  | ${{ kind: 'debian', spec: 'aarch64:newest', series: null, suites: ['sid'], arch: 'arm64' }}
-    ${'amd64:6.12'}      | ${{ kind: 'debian', spec: 'amd64:6.12', series: '6.12', suites: ['trixie', 'trixie-security'], arch: 'amd64' }}
+    text                  | expected
+    ${'arm64:6.1'}        | ${{ kind: 'debian', spec: 'arm64:6.1', series: '6.1', suites: ['bookworm', 'bookworm-security'], arch: 'arm64' }}
+    ${'aarch64:newest'}   | ${{ kind: 'debian', spec: 'aarch64:newest', series: null, suites: ['sid'], arch: 'arm64' }}
+    ${'amd64:6.12'}       | ${{ kind: 'debian', spec: 'amd64:6.12', series: '6.12', suites: ['trixie', 'trixie-security'], arch: 'amd64' }}
     ${'arm64:./Image:/m'} | ${{ kind: 'local', spec: 'arm64:./Image:/m', image: './Image', modules: '/m', arch: 'arm64' }}
   `('$text', ({ text, expected }) => {
     expect(parseSpec(text)).toEqual(expected)
@@ -560,7 +636,20 @@ describe('arm64 guests', () => {
 
   // The virt machine with a PL011 console; the shared root is the userland, not the host's /.
   test('qemu arguments', () => {
-    const args = qemuArgs({ image: '/k/Image', initrd: '/k/i.cpio', accel: 'tcg', arch: 'arm64', rootDir: '/c/userland/root', projectDir: '/c/pkg', workDir: '/w', initTimeoutMs: 1, timeoutMs: 1 }, '/w/out')
+    const args = qemuArgs(
+      {
+        image: '/k/Image',
+        initrd: '/k/i.cpio',
+        accel: 'tcg',
+        arch: 'arm64',
+        rootDir: '/c/userland/root',
+        projectDir: '/c/pkg',
+        workDir: '/w',
+        initTimeoutMs: 1,
+        timeoutMs: 1,
+      },
+      '/w/out',
+    )
     const line = args.join(' ')
     expect(line).toContain('-accel tcg,thread=multi -cpu max,pauth-impdef=on -machine virt')
     expect(args[args.indexOf('-append') + 1]).toMatch(/^console=ttyAMA0 /)
@@ -593,7 +682,8 @@ describe('arm64 guests', () => {
   // The guest gets the package as npm would install it: its prebuild, never the tree's build/.
   test('staged package', () => {
     const project = join(scratch, 'project')
-    for (const d of ['dist', 'build/Release', 'prebuilds/linux-arm64', 'prebuilds/linux-x64', 'node_modules/node-gyp-build']) mkdirSync(join(project, d), { recursive: true })
+    for (const d of ['dist', 'build/Release', 'prebuilds/linux-arm64', 'prebuilds/linux-x64', 'node_modules/node-gyp-build'])
+      mkdirSync(join(project, d), { recursive: true })
     writeFileSync(join(project, 'package.json'), '{"name":"memseal"}')
     writeFileSync(join(project, 'dist', 'cli.js'), '')
     writeFileSync(join(project, 'build', 'Release', 'memseal.node'), 'x64')
@@ -614,7 +704,12 @@ describe('arm64 guests', () => {
 
   // The host's node means nothing in the userland root; its own node runs the command.
   test('guest command', () => {
-    expect(guestCommand(['/opt/node20/bin/node', 'dist/cli.js', 'check', '--json'], '/opt/node20/bin/node')).toEqual(['/usr/bin/node', 'dist/cli.js', 'check', '--json'])
+    expect(guestCommand(['/opt/node20/bin/node', 'dist/cli.js', 'check', '--json'], '/opt/node20/bin/node')).toEqual([
+      '/usr/bin/node',
+      'dist/cli.js',
+      'check',
+      '--json',
+    ])
     expect(guestCommand(['node', '-p', '1'], '/x/node')).toEqual(['/usr/bin/node', '-p', '1'])
     expect(guestCommand(['/bin/true'], '/x/node')).toEqual(['/bin/true'])
   })
@@ -631,10 +726,15 @@ describe('arm64 guests', () => {
 
   // The slower emulated guest asks the suite for a longer per-clause limit.
   test('init environment', () => {
-    const init = initScript({ modules: [], projectDir: GUEST_PACKAGE_DIR, command: ['/usr/bin/node', 'dist/cli.js'], env: { MEMSEAL_CLAUSE_TIMEOUT_MS: '120000' } })
+    const init = initScript({
+      modules: [],
+      projectDir: GUEST_PACKAGE_DIR,
+      command: ['/usr/bin/node', 'dist/cli.js'],
+      env: { MEMSEAL_CLAUSE_TIMEOUT_MS: '120000' },
+    })
     expect(init).toContain('MEMSEAL_CLAUSE_TIMEOUT_MS=120000')
     expect(init).not.toContain('MEMSEAL_CLAUSE_TIMEOUT_MS=60000')
-    expect(init).toContain("cd /opt/memseal && exec /usr/bin/node dist/cli.js")
+    expect(init).toContain('cd /opt/memseal && exec /usr/bin/node dist/cli.js')
   })
 })
 
@@ -645,12 +745,16 @@ const bootTest = process.env.MEMSEAL_MATRIX_TEST === '1' ? test : test.skip
 
 // Fetches Debian's 6.1 kernel (cached after the first run), boots it under qemu and reads back
 // what a command printed inside it: the guest's own kernel release.
-bootTest(`boots Debian's 6.1 kernel under qemu${process.env.MEMSEAL_MATRIX_TEST === '1' ? '' : ' (skipped: set MEMSEAL_MATRIX_TEST=1; needs qemu, busybox-static and Debian\'s archive)'}`, async () => {
-  const print = "const os=require('os');console.log(JSON.stringify({kernel:{release:os.release()},results:[]}))"
-  const m = await runMatrix({ kernels: ['6.1'], host: false, accel: 'auto', command: [process.execPath, '-e', print], timeoutMs: 240_000 })
-  const [k] = m.kernels
-  expect({ status: k.status, error: k.error }).toEqual({ status: 'ok', error: null })
-  expect(k.release).toMatch(/^6\.1\.0-\d+-amd64$/)
-  expect(k.packages[0]).toMatch(/^linux-image-6\.1\.0-\d+-amd64-unsigned=6\.1\./)
-  expect(k.timing.bootMs).toBeGreaterThan(0)
-}, 600_000)
+bootTest(
+  `boots Debian's 6.1 kernel under qemu${process.env.MEMSEAL_MATRIX_TEST === '1' ? '' : " (skipped: set MEMSEAL_MATRIX_TEST=1; needs qemu, busybox-static and Debian's archive)"}`,
+  async () => {
+    const print = "const os=require('os');console.log(JSON.stringify({kernel:{release:os.release()},results:[]}))"
+    const m = await runMatrix({ kernels: ['6.1'], host: false, accel: 'auto', command: [process.execPath, '-e', print], timeoutMs: 240_000 })
+    const k = m.kernels[0]!
+    expect({ status: k.status, error: k.error }).toEqual({ status: 'ok', error: null })
+    expect(k.release).toMatch(/^6\.1\.0-\d+-amd64$/)
+    expect(k.packages[0]).toMatch(/^linux-image-6\.1\.0-\d+-amd64-unsigned=6\.1\./)
+    expect(k.timing.bootMs).toBeGreaterThan(0)
+  },
+  600_000,
+)

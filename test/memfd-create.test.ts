@@ -1,11 +1,11 @@
 // memfd_create(2) through Memfd.create and the raw flags table.
 import { closeSync, fstatSync, readFileSync, readlinkSync } from 'node:fs'
-import { constants as C, HugetlbSize, kernel, Memfd, receive, sealForSharing } from '../lib'
+import { constants as C, type HugetlbSize, kernel, Memfd, receive, sealForSharing } from '../lib'
 import { native } from '../lib/native'
 import { codeOf, errorOf } from './helpers'
 
 // A close-on-exec duplicate, as a receiver gets from SCM_RIGHTS with MSG_CMSG_CLOEXEC.
-const dupCloexec = (fd: number): number => native.fcntl(fd, C.F_DUPFD_CLOEXEC, 0) as number
+const dupCloexec = (fd: number): number => native.fcntl(fd, C.F_DUPFD_CLOEXEC, 0)
 
 const features = kernel.features()
 const itNoexec = features.noexecSeal ? test : test.skip
@@ -19,22 +19,22 @@ function rawCreate(flags: number): string | undefined {
   const fd = native.memfdCreate('flags-table', flags)
   if (fd < 0) return `-${-fd}`
   fstatSync(fd) // the fd is real
-  require('node:fs').closeSync(fd)
+  closeSync(fd)
   return undefined
 }
 
 describe('memfd_create flags, raw (errno contract)', () => {
   // Unused bits in flags must be 0 (memfd_create(2), EINVAL "flags included unknown bits").
   test.each`
-    desc                          | flags                                        | errno
-    ${'none'}                     | ${0}                                         | ${undefined}
-    ${'CLOEXEC'}                  | ${C.MFD_CLOEXEC}                             | ${undefined}
-    ${'ALLOW_SEALING'}            | ${C.MFD_ALLOW_SEALING}                       | ${undefined}
-    ${'CLOEXEC|ALLOW_SEALING'}    | ${C.MFD_CLOEXEC | C.MFD_ALLOW_SEALING}       | ${undefined}
-    ${'unknown bit 0x100'}        | ${0x100}                                     | ${'-22'}
-    ${'bit 31'}                   | ${0x80000000}                                | ${'-22'}
-    ${'all ones'}                 | ${0xffffffff}                                | ${'-22'}
-    ${'huge size without HUGETLB'} | ${21 << C.MFD_HUGE_SHIFT}                   | ${'-22'}
+    desc                           | flags                                  | errno
+    ${'none'}                      | ${0}                                   | ${undefined}
+    ${'CLOEXEC'}                   | ${C.MFD_CLOEXEC}                       | ${undefined}
+    ${'ALLOW_SEALING'}             | ${C.MFD_ALLOW_SEALING}                 | ${undefined}
+    ${'CLOEXEC|ALLOW_SEALING'}     | ${C.MFD_CLOEXEC | C.MFD_ALLOW_SEALING} | ${undefined}
+    ${'unknown bit 0x100'}         | ${0x100}                               | ${'-22'}
+    ${'bit 31'}                    | ${0x80000000}                          | ${'-22'}
+    ${'all ones'}                  | ${0xffffffff}                          | ${'-22'}
+    ${'huge size without HUGETLB'} | ${21 << C.MFD_HUGE_SHIFT}              | ${'-22'}
   `('memfd_create($desc) → $errno', ({ flags, errno }: { flags: number; errno: string | undefined }) => {
     expect(rawCreate(flags)).toBe(errno)
   })
@@ -118,7 +118,9 @@ describe('hugetlb', () => {
   const itHuge = features.hugetlb ? test : test.skip
   const poolReady = pool2M !== undefined && pool2M.free > 0
   const itPool = poolReady ? test : test.skip
-  const noPool = poolReady ? '' : ` (skipped: no free 2 MiB hugetlb page (${pool2M ? `${pool2M.free} free of ${pool2M.total}` : 'no 2 MiB pool'}); reserve with: echo 2 > /proc/sys/vm/nr_hugepages)`
+  const noPool = poolReady
+    ? ''
+    : ` (skipped: no free 2 MiB hugetlb page (${pool2M ? `${pool2M.free} free of ${pool2M.total}` : 'no 2 MiB pool'}); reserve with: echo 2 > /proc/sys/vm/nr_hugepages)`
 
   // MFD_HUGETLB creates the file on hugetlbfs; no reserved page is needed to create it.
   itHuge(`hugetlb: true creates a memfd${features.hugetlb ? '' : ` (skipped: ${features.probes.hugetlb.reason})`}`, () => {
@@ -192,7 +194,10 @@ describe('hugetlb', () => {
   // shorter than a huge page must still unmap, after unmap() and after a remap(), leaving no VMA behind.
   itPool(`a hugetlb mapping shorter than its huge page unmaps whole, also after a remap${noPool}`, () => {
     using m = Memfd.create('huge-short', { hugetlb: '2MB', size: 4 << 20, exec: features.noexecSeal ? false : undefined })
-    const vmas = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('/memfd:huge-short')).length
+    const vmas = () =>
+      readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('/memfd:huge-short')).length
     const short = m.map({ protection: 'rw', length: 4096 })
     expect([short.length, vmas()]).toEqual([4096, 1])
     new Uint8Array(short.buffer)[4095] = 9

@@ -152,8 +152,11 @@ describe('finalizer', () => {
     type Counts = { total: number; small: number; memfd: number; fds: number }
     // A fixed young generation (16 MiB semi-spaces from the start) keeps V8's own regions from growing
     // during the run, so the total line count comes back too in most runs (it is reported, not asserted).
-    const r = fixtureJson<{ before: Counts; peak: Counts; after: Counts; live: number }>('gc-mappings', ['10000'],
-      ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16'])
+    const r = fixtureJson<{ before: Counts; peak: Counts; after: Counts; live: number }>(
+      'gc-mappings',
+      ['10000'],
+      ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16'],
+    )
     expect(r.peak.small).toBeGreaterThanOrEqual(r.before.small + 5000) // they really were live at once
     expect(r.peak.memfd).toBe(5000)
     // every one of them is gone: the page-sized VMAs (ours), the memfd mappings, the fds, the registry
@@ -167,7 +170,10 @@ describe('finalizer', () => {
   // lines in /proc/self/maps and the registry. The process's total line count is not: V8 (and more so
   // an ASan build) maps heap regions of its own at any time.
   test('map/unmap cycles leave no mapping or fd behind', () => {
-    const cycleLines = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('/memfd:cycle')).length
+    const cycleLines = () =>
+      readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('/memfd:cycle')).length
     const fds = fdCount()
     const live = native.liveMappings()
     let peak = 0

@@ -33,10 +33,21 @@ afterAll(() => {
 })
 
 test('the tarball holds dist, declarations, prebuilds, native sources, binding.gyp, README, LICENSE only', () => {
-  const allowed = /^(dist\/.+\.(js|mjs|d\.ts|js\.map|d\.ts\.map)|dist\/matrix\/matrix-deps\.sh|prebuilds\/linux-(x64|arm64)\/[^/]+\.node|native\/[^/]+\.(cc|h)|binding\.gyp|README\.md|LICENSE|package\.json)$/
+  const allowed =
+    /^(dist\/.+\.(js|mjs|d\.ts|js\.map|d\.ts\.map)|dist\/matrix\/matrix-deps\.sh|prebuilds\/linux-(x64|arm64)\/[^/]+\.node|native\/[^/]+\.(cc|h)|binding\.gyp|README\.md|LICENSE|package\.json)$/
   expect(files.filter((f) => !allowed.test(f))).toEqual([])
-  for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/index.mjs', 'dist/cli.js', 'binding.gyp', 'native/compat.h',
-    `prebuilds/linux-${arch}/memseal.node`, 'README.md', 'LICENSE', 'package.json']) {
+  for (const needed of [
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/index.mjs',
+    'dist/cli.js',
+    'binding.gyp',
+    'native/compat.h',
+    `prebuilds/linux-${arch}/memseal.node`,
+    'README.md',
+    'LICENSE',
+    'package.json',
+  ]) {
     expect(files).toContain(needed)
   }
 })
@@ -70,7 +81,9 @@ test('installs without a compiler, and works from CommonJS, ESM and TypeScript',
     const m = Memfd.create('esm'); console.log(typeof memseal.check, a.length, m.sealBits); m.close()`
   expect(execFileSync(join(bin, 'node'), ['--input-type=module', '-e', esm], { cwd: project, env, encoding: 'utf8' }).trim()).toBe('function 0 0')
 
-  writeFileSync(join(project, 'use.ts'), `import { Memfd, Mapping, kernel, check, type SealName, type Report } from 'memseal'
+  writeFileSync(
+    join(project, 'use.ts'),
+    `import { Memfd, Mapping, kernel, check, type SealName, type Report } from 'memseal'
 const m: Memfd = Memfd.create('ts', { sealing: true, size: 4096 })
 const seals: Set<SealName> = m.seals
 const view: Mapping = m.map({ protection: 'r' })
@@ -80,10 +93,29 @@ const later: Promise<Report> = check({ only: ['seal.*'] })
 // @ts-expect-error: 'wx' is not a protection
 m.map({ protection: 'wx' })
 void seals; void bytes; void version; void later
-`)
+`,
+  )
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-  const types = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022',
-    '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types'), 'use.ts'], { cwd: project, encoding: 'utf8' })
+  const types = spawnSync(
+    process.execPath,
+    [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--module',
+      'node16',
+      '--moduleResolution',
+      'node16',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(ROOT, 'node_modules', '@types'),
+      'use.ts',
+    ],
+    { cwd: project, encoding: 'utf8' },
+  )
   expect(types.stdout + types.stderr).toBe('')
   expect(types.status).toBe(0)
   expect(readdirSync(join(project, 'node_modules', 'memseal', 'prebuilds'))).toContain(`linux-${arch}`)

@@ -91,7 +91,7 @@ describe('F_SEAL_FUTURE_WRITE', () => {
 
 describe('F_SEAL_EXEC', () => {
   const it = features.sealExec && features.mfdExec ? test : test.skip
-  const note = it === test ? '' : ` (skipped: ${(features.probes.sealExec.reason ?? features.probes.mfdExec.reason) ?? ''})`
+  const note = it === test ? '' : ` (skipped: ${features.probes.sealExec.reason ?? features.probes.mfdExec.reason ?? ''})`
   // "Attempting to change the execute mode bits via fchmod(2) … will fail with EPERM"; on an executable
   // file it also adds the write seals (the implied seals; the code does so only when x bits are set).
   it(`on a 0777 memfd: implies grow/shrink/write/future-write; chmod → EPERM${note}`, () => {

@@ -20,7 +20,7 @@ function integerCases(label: string, call: (v: never) => unknown, max?: number):
     [`${label}: fractional`, () => call(1.5 as never), RANGE],
     [`${label}: NaN`, () => call(NaN as never), RANGE],
     [`${label}: Infinity`, () => call(Infinity as never), RANGE],
-    [`${label}: 2^60`, () => call(2 ** 60 as never), RANGE],
+    [`${label}: 2^60`, () => call((2 ** 60) as never), RANGE],
   ]
   if (max !== undefined) cases.push([`${label}: max + 1`, () => call((max + 1) as never), RANGE])
   return cases
@@ -101,7 +101,7 @@ const cases: Case[] = [
   ['protect: beyond the end', () => view.protect('r', 0, 5 * PAGE), RANGE],
   ...integerCases('protect: offset', (v) => view.protect('r', v), 4 * PAGE),
   ...integerCases('protect: length', (v) => view.protect('r', 0, v), 4 * PAGE),
-  ['advise: unknown advice', () => view.advise('forget' as never), VALUE],
+  ['advise: unknown advice', () => view.advise('forget'), VALUE],
   ['advise: beyond the end', () => view.advise('normal', PAGE, 4 * PAGE), RANGE],
   ['seal: unaligned offset', () => view.seal(7), VALUE],
   ['seal: beyond the end', () => view.seal(0, 5 * PAGE), RANGE],

@@ -18,9 +18,7 @@ function fill(bytes) {
  * keeps every partial sum an exact integer, so the order of additions does not change the total.
  */
 function sum(buffer) {
-  const words = ArrayBuffer.isView(buffer)
-    ? new Float64Array(buffer.buffer, buffer.byteOffset, buffer.byteLength / 8)
-    : new Float64Array(buffer)
+  const words = ArrayBuffer.isView(buffer) ? new Float64Array(buffer.buffer, buffer.byteOffset, buffer.byteLength / 8) : new Float64Array(buffer)
   const n = words.length
   const whole = n - (n % 4)
   let a = 0

@@ -41,7 +41,8 @@ function ensurePool(needed, pageSize, reserve) {
   const free = meminfo().HugePages_Free ?? 0
   const mib = (needed * pageSize) / 2 ** 20
   if (free >= needed) return { ok: true, note: `hugetlb pool: ${free} free pages of ${pageSize / 2 ** 20} MiB (${needed} needed)` }
-  const howTo = `needs ${needed} free huge pages of ${pageSize / 2 ** 20} MiB (${mib} MiB), the pool has ${free}; ` +
+  const howTo =
+    `needs ${needed} free huge pages of ${pageSize / 2 ** 20} MiB (${mib} MiB), the pool has ${free}; ` +
     `run \`sysctl vm.nr_hugepages=${needed}\` first, or pass --reserve-hugepages as root to reserve them for this run only`
   if (!reserve) return { ok: false, reason: howTo }
   let before

@@ -16,7 +16,13 @@ module.exports = {
     memfd = Memfd.create('bench')
   },
   measure(iterations, warmup) {
-    return timePerOp(() => { sink += memfd.sealBits }, iterations, warmup)
+    return timePerOp(
+      () => {
+        sink += memfd.sealBits
+      },
+      iterations,
+      warmup,
+    )
   },
   teardown() {
     memfd.close()

@@ -78,11 +78,15 @@ function scenario(id, title, reader, ArrayType, options = {}) {
       fill()
     },
     measure(iterations, warmup) {
-      const time = timePerOp(() => {
-        const view = memfd.map({ protection: 'r' })
-        sum = reader(new ArrayType(view.buffer))
-        view.unmap()
-      }, iterations, warmup)
+      const time = timePerOp(
+        () => {
+          const view = memfd.map({ protection: 'r' })
+          sum = reader(new ArrayType(view.buffer))
+          view.unmap()
+        },
+        iterations,
+        warmup,
+      )
       return { ...time, check: sum }
     },
     teardown() {

@@ -9,7 +9,11 @@ const path = process.argv[2] || join(tmpdir(), 'memseal-example.sock')
 
 async function main() {
   const channel = await FdChannel.connect(path)
-  for (const [name, size] of [['small', 4096], ['medium', 1 << 20], ['large', 16 << 20]]) {
+  for (const [name, size] of [
+    ['small', 4096],
+    ['medium', 1 << 20],
+    ['large', 16 << 20],
+  ]) {
     const data = Buffer.alloc(size)
     for (let i = 0; i < size; i++) data[i] = i & 0xff
     const memfd = share(data, { name })

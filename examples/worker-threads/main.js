@@ -11,10 +11,13 @@ const memfd = share(data, { name: 'worker-example' })
 
 // trackUnmanagedFds: false because the worker closes descriptors that Node's fs did not open (its
 // duplicate of the memfd); with tracking on, Node warns about each of them.
-const workers = [0, 1].map((id) => new Worker(join(__dirname, 'worker.js'), {
-  workerData: { id, fd: memfd.fd, size: data.length },
-  trackUnmanagedFds: false,
-}))
+const workers = [0, 1].map(
+  (id) =>
+    new Worker(join(__dirname, 'worker.js'), {
+      workerData: { id, fd: memfd.fd, size: data.length },
+      trackUnmanagedFds: false,
+    }),
+)
 let pending = workers.length
 for (const worker of workers) {
   worker.on('message', (m) => {

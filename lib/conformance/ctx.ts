@@ -4,7 +4,7 @@
  */
 import { closeSync, openSync } from 'node:fs'
 import { errnoName } from '../errors'
-import { constants, native, RawRegion, Target } from '../native'
+import { constants, native, type RawRegion, type Target } from '../native'
 import type { Observation } from './types'
 
 /** Setup that failed for a reason other than the behaviour under test: the clause is `broken`. */

@@ -9,17 +9,22 @@ import { inRange } from './versions'
 export function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined'
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
-  const entries = Object.keys(value as object).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+  const entries = Object.keys(value)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
   return `{${entries.join(',')}}`
 }
 
 /** Compact, readable form for reports: {"errno":"EPERM"} → errno=EPERM; {"ret":0,"seals":32} → ret=0 seals=32. */
 export function show(observation: Observation | null | undefined): string | null {
   if (observation === null || observation === undefined) return null
-  return Object.keys(observation).sort().map((k) => {
-    const v = observation[k]
-    return `${k}=${typeof v === 'string' ? v : canonical(v)}`
-  }).join(' ')
+  return Object.keys(observation)
+    .sort()
+    .map((k) => {
+      const v = observation[k]
+      return `${k}=${typeof v === 'string' ? v : canonical(v)}`
+    })
+    .join(' ')
 }
 
 export function expectationFor(clause: Clause, facts: KernelFacts): Observation {

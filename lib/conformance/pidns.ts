@@ -48,9 +48,10 @@ export function pidnsAvailable(): { ok: boolean; reason?: string } {
   else if (!unshare) availability = { ok: false, reason: 'the unshare(1) program (util-linux) is not on PATH' }
   else {
     const r = spawnSync(unshare, ['--pid', '--fork', 'true'], { encoding: 'utf8', timeout: 10_000 })
-    availability = r.status === 0
-      ? { ok: true }
-      : { ok: false, reason: `unshare --pid --fork true failed (status ${r.status}): ${(r.stderr || r.error?.message || '').trim()}` }
+    availability =
+      r.status === 0
+        ? { ok: true }
+        : { ok: false, reason: `unshare --pid --fork true failed (status ${r.status}): ${(r.stderr || r.error?.message || '').trim()}` }
   }
   return availability
 }
@@ -189,7 +190,7 @@ export function runInPidns(script: string, args: Json = null, options: PidnsOpti
         out = out.slice(i + 1)
         onLine(line).catch((e: unknown) => {
           child.kill('SIGKILL')
-          reject(e)
+          reject(e instanceof Error ? e : new Error(String(e)))
         })
       }
     })

@@ -45,11 +45,13 @@ export class WorkerProcess {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL)
     })
     // Not the 'close' event: with an IPC channel Node does not always emit it. Exit plus the end of stderr.
-    const exit = new Promise<void>((resolve) => this.child.once('exit', () => {
-      this.#isExited = true
-      live.delete(this)
-      resolve()
-    }))
+    const exit = new Promise<void>((resolve) =>
+      this.child.once('exit', () => {
+        this.#isExited = true
+        live.delete(this)
+        resolve()
+      }),
+    )
     const stderrClosed = new Promise<void>((resolve) => (this.child.stderr ? this.child.stderr.once('close', resolve) : resolve()))
     this.#exited = Promise.all([exit, stderrClosed]).then(() => undefined)
     this.ready = new Promise<void>((resolve, reject) => {

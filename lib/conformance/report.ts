@@ -59,7 +59,8 @@ let version: string | undefined
 export function toolVersion(): string {
   if (version === undefined) {
     try {
-      version = String((JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version?: unknown }).version ?? '0.0.0')
+      const v = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version?: unknown }).version
+      version = typeof v === 'string' ? v : '0.0.0'
     } catch {
       version = '0.0.0'
     }
@@ -87,17 +88,19 @@ export function summarize(results: readonly ClauseResult[], durationMs: number):
 }
 
 export function divergencesOf(results: readonly ClauseResult[]): DivergenceEntry[] {
-  return results.filter((r) => r.divergence).map((r) => ({
-    id: r.id,
-    area: r.area,
-    status: r.status,
-    statement: r.statement,
-    doc: r.divergence!.doc,
-    kernel: r.divergence!.kernel,
-    expected: r.expected,
-    observed: r.observed,
-    reason: r.reason,
-  }))
+  return results
+    .filter((r) => r.divergence)
+    .map((r) => ({
+      id: r.id,
+      area: r.area,
+      status: r.status,
+      statement: r.statement,
+      doc: r.divergence!.doc,
+      kernel: r.divergence!.kernel,
+      expected: r.expected,
+      observed: r.observed,
+      reason: r.reason,
+    }))
 }
 
 export function buildReport(facts: KernelFacts, results: ClauseResult[], durationMs: number): Report {
@@ -131,11 +134,9 @@ const SECCOMP_MODES = ['none', 'strict', 'filter']
 
 /** One line for people: the environment facts that change what the kernel is allowed to answer. */
 export function environmentText(env: ReportEnvironment): string {
-  const seccomp = env.seccomp === 2 ? `filter (${env.seccompFilters} stacked)` : SECCOMP_MODES[env.seccomp] ?? String(env.seccomp)
+  const seccomp = env.seccomp === 2 ? `filter (${env.seccompFilters} stacked)` : (SECCOMP_MODES[env.seccomp] ?? String(env.seccomp))
   const pidns = env.pidNamespace.initial ? 'initial' : env.pidNamespace.depth > 0 ? `nested (depth ${env.pidNamespace.depth})` : 'private (not the initial one)'
-  const pools = env.hugetlbPools.length === 0
-    ? 'none'
-    : env.hugetlbPools.map((p) => `${sizeText(p.pageSize)} ${p.free}/${p.total} free`).join(', ')
+  const pools = env.hugetlbPools.length === 0 ? 'none' : env.hugetlbPools.map((p) => `${sizeText(p.pageSize)} ${p.free}/${p.total} free`).join(', ')
   return [
     `seccomp: ${seccomp}`,
     `container: ${env.container ?? 'no'}`,

@@ -46,23 +46,29 @@ export const WORKER_PATH = join(PACKAGE_ROOT, 'dist', 'conformance', 'worker.js'
 /** The catalog, or the clauses of an internal clause module. Loaded on demand: importing memseal stays cheap. */
 export function loadClauses(clauseModule?: string): readonly Clause[] {
   if (clauseModule) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(clauseModule) as { clauses?: readonly Clause[] }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
+    const mod = require(clauseModule) as { clauses?: unknown }
     if (!Array.isArray(mod.clauses)) throw new TypeError(`${clauseModule} exports no 'clauses' array`)
-    return mod.clauses
+    return mod.clauses as readonly Clause[]
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
   return (require('./clauses') as typeof import('./clauses')).catalog
 }
 
 function globRegExp(glob: string): RegExp {
-  const body = glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')
+  const body = glob
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*')
   return new RegExp(`^${body}$`)
 }
 
 /** Patterns from repeated and comma-separated --only values. */
 export function splitPatterns(values: readonly string[]): string[] {
-  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean)
+  return values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean)
 }
 
 /** Whether an id matches one pattern: a '*' glob, or an exact id, or an id prefix ending at a '.'. */
@@ -107,9 +113,7 @@ export function resultFromOutcome(clause: Clause, outcome: Outcome, facts: Kerne
     case 'died':
       break
   }
-  const observed: Observation = outcome.kind === 'died'
-    ? outcome.signal ? { signal: outcome.signal } : { exit: outcome.exit ?? -1 }
-    : outcome.observation!
+  const observed: Observation = outcome.kind === 'died' ? (outcome.signal ? { signal: outcome.signal } : { exit: outcome.exit ?? -1 }) : outcome.observation!
   const verdict = judge(clause, observed, facts)
   return resultOf(clause, verdict.status, {
     expected: show(verdict.expected),
@@ -152,7 +156,13 @@ class Spawner {
  * (a seal it could not fence), dies or times out. Clauses with isolation 'pidns' do their namespace work
  * in processes they start themselves (lib/conformance/pidns.ts), so they share the workers.
  */
-async function runJobs(jobs: Job[], workers: number, timeoutMs: number, clauseModule: string | undefined, done: (job: Job, outcome: Outcome) => void): Promise<void> {
+async function runJobs(
+  jobs: Job[],
+  workers: number,
+  timeoutMs: number,
+  clauseModule: string | undefined,
+  done: (job: Job, outcome: Outcome) => void,
+): Promise<void> {
   const shared = jobs.filter((j) => j.clause.isolation !== 'pidns')
   const isolated = jobs.filter((j) => j.clause.isolation === 'pidns')
   const spawner = new Spawner(clauseModule ? [clauseModule] : [])
@@ -211,7 +221,7 @@ export async function check(options: CheckOptions = {}): Promise<Report> {
   const start = performance.now()
   const clauses = selectClauses(loadClauses(options.clauseModule), options.only)
   const facts = kernelFacts()
-  const results: ClauseResult[] = new Array(clauses.length)
+  const results = new Array<ClauseResult>(clauses.length)
   let finished = 0
   const record = (index: number, result: ClauseResult): void => {
     results[index] = result

@@ -34,8 +34,10 @@ function isFeature(need: Need, facts: KernelFacts): need is FeatureName {
 function liftAdvice(syscall: string, facts: KernelFacts): string {
   const engine = facts.environment.container as ContainerEngine | null
   if (engine !== null) return seccompAdvice(syscall, engine)
-  return `this process is not in a container but inherited a seccomp filter (${facts.environment.seccompFilters || 'one or more'} ` +
+  return (
+    `this process is not in a container but inherited a seccomp filter (${facts.environment.seccompFilters || 'one or more'} ` +
     `stacked) from whatever started it; run memseal outside that filter, or have it allow ${syscall}`
+  )
 }
 
 export function featureReason(name: FeatureName, probe: FeatureProbe, facts: KernelFacts): string {
@@ -75,9 +77,11 @@ function hugetlbPoolReason(facts: KernelFacts): string | null {
   if (!pool) return 'needs a hugetlb pool, but this kernel has none (/sys/kernel/mm/hugepages is empty or missing: CONFIG_HUGETLBFS is off)'
   if (pool.free > 0) return null
   const kb = pool.pageSize / 1024
-  const where = facts.environment.container ? ' on the host (a container shares the host\'s pools)' : ''
-  return `needs free huge pages in the default pool, but nr_hugepages=${pool.total} (free ${pool.free}) for ${sizeText(pool.pageSize)} pages; ` +
+  const where = facts.environment.container ? " on the host (a container shares the host's pools)" : ''
+  return (
+    `needs free huge pages in the default pool, but nr_hugepages=${pool.total} (free ${pool.free}) for ${sizeText(pool.pageSize)} pages; ` +
     `reserve some${where} with \`sysctl vm.nr_hugepages=4\` or \`echo 4 > /sys/kernel/mm/hugepages/hugepages-${kb}kB/nr_hugepages\``
+  )
 }
 
 interface PidnsAnswer {
@@ -94,10 +98,11 @@ function pidnsAvailability(): PidnsAnswer {
   if (pidnsCache) return pidnsCache
   let answer: PidnsAnswer
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
     const mod = require('./pidns') as { pidnsAvailable?: () => unknown }
     const raw = mod.pidnsAvailable?.()
-    if (typeof raw === 'boolean') answer = raw ? { ok: true } : { ok: false, reason: 'cannot create a private pid namespace here (unshare(CLONE_NEWPID) refused)' }
+    if (typeof raw === 'boolean')
+      answer = raw ? { ok: true } : { ok: false, reason: 'cannot create a private pid namespace here (unshare(CLONE_NEWPID) refused)' }
     else if (raw && typeof raw === 'object' && 'ok' in raw) answer = raw as PidnsAnswer
     else answer = { ok: false, reason: 'the pid namespace probe gave no answer' }
   } catch (err) {

@@ -49,7 +49,13 @@ export interface DocDivergence {
 }
 
 /** What a clause needs before it can say anything: probed features or privileges. */
-export type Need = FeatureName | 'root' | 'hugetlbPool' | 'pidns' | 'x86_64' | 'nonRoot'
+export type Need =
+  | FeatureName
+  | 'root'
+  | 'hugetlbPool'
+  | 'pidns'
+  | 'x86_64'
+  | 'nonRoot'
   /** The kernel log is readable (/dev/kmsg): containers often hide it or lack CAP_SYSLOG. */
   | 'kmsg'
   /** /proc/sys is writable (containers mount it read-only unless told otherwise). */

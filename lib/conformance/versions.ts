@@ -9,11 +9,16 @@ function satisfiesComparator(version: readonly number[], comparator: string): bo
   if (!m) throw new Error(`bad version comparator '${comparator}'`)
   const d = compareVersions(version, parseVersion(m[2]!))
   switch (m[1] ?? '=') {
-    case '<': return d < 0
-    case '<=': return d <= 0
-    case '>': return d > 0
-    case '>=': return d >= 0
-    default: return d === 0
+    case '<':
+      return d < 0
+    case '<=':
+      return d <= 0
+    case '>':
+      return d > 0
+    case '>=':
+      return d >= 0
+    default:
+      return d === 0
   }
 }
 

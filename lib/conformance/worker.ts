@@ -41,13 +41,13 @@ function sendAndExit(message: WorkerMessage, code: number): void {
 
 function loadClauses(modulePath: string | undefined): readonly Clause[] {
   if (modulePath) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(modulePath) as { clauses?: readonly Clause[]; catalog?: readonly Clause[] }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
+    const mod = require(modulePath) as { clauses?: unknown; catalog?: unknown }
     const list = mod.clauses ?? mod.catalog
     if (!Array.isArray(list)) throw new Error(`${modulePath} exports no 'clauses' array`)
-    return list
+    return list as readonly Clause[]
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
   return (require('./clauses') as { catalog: readonly Clause[] }).catalog
 }
 
@@ -61,7 +61,7 @@ function checkObservation(value: unknown): Observation {
 
 async function runOne(clause: Clause, quarantine: Quarantine): Promise<WorkerMessage> {
   // Loaded here, not at the top: a worker that cannot load the addon still reports why.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
   const { Ctx } = require('./ctx') as typeof import('./ctx')
   quarantine.begin()
   const ctx = new Ctx()
@@ -95,7 +95,7 @@ function main(): void {
   }
   let guard: Quarantine
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
     guard = quarantine((require('../native') as typeof import('../native')).native)
   } catch (err) {
     sendAndExit({ type: 'fatal', message: `cannot load the addon: ${(err as Error).message}` }, 3)
@@ -112,7 +112,12 @@ function main(): void {
     if (message?.type !== 'run') return
     const clause = byId.get(message.id)
     if (!clause) {
-      send({ type: 'result', id: message.id, error: { name: 'Error', message: `no clause '${message.id}' in the worker's catalog (is dist/ older than the source? run npm run build)` }, durationMs: 0 })
+      send({
+        type: 'result',
+        id: message.id,
+        error: { name: 'Error', message: `no clause '${message.id}' in the worker's catalog (is dist/ older than the source? run npm run build)` },
+        durationMs: 0,
+      })
       return
     }
     runOne(clause, guard).then(send, fatal)

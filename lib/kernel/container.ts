@@ -13,8 +13,7 @@
  */
 import { existsSync, readFileSync, readlinkSync } from 'node:fs'
 
-export type ContainerEngine =
-  | 'docker' | 'podman' | 'containerd' | 'lxc' | 'kubernetes' | 'systemd-nspawn' | 'unknown'
+export type ContainerEngine = 'docker' | 'podman' | 'containerd' | 'lxc' | 'kubernetes' | 'systemd-nspawn' | 'unknown'
 
 export interface ContainerInfo {
   container: boolean
@@ -109,14 +108,17 @@ export function detectContainer(): ContainerInfo {
   if (existsSync('/run/.containerenv')) {
     const body = readText('/run/.containerenv')
     const engine = 'text' in body ? /^engine="([a-z-]+)/m.exec(body.text)?.[1] : undefined
-    markers.push(engine === 'buildah' || !engine ? 'podman' : MANAGER_NAMES[engine] ?? 'podman')
+    markers.push(engine === 'buildah' || !engine ? 'podman' : (MANAGER_NAMES[engine] ?? 'podman'))
     evidence.push(`/run/.containerenv exists${engine ? ` (engine="${engine}")` : ''}`)
   }
 
   // The `container` variable the engine gives pid 1, or the file systemd-nspawn writes for it.
   const pid1 = readText('/proc/1/environ')
   if ('text' in pid1) {
-    const value = pid1.text.split('\0').find((v) => v.startsWith('container='))?.slice('container='.length)
+    const value = pid1.text
+      .split('\0')
+      .find((v) => v.startsWith('container='))
+      ?.slice('container='.length)
     if (value) {
       live.push(MANAGER_NAMES[value] ?? 'unknown')
       evidence.push(`pid 1 has container=${value}`)
@@ -232,20 +234,25 @@ export function seccompAdvice(syscall: string, engine: ContainerEngine | null = 
     case 'unknown':
     case null: {
       const cli = engine === 'podman' ? 'podman run' : 'docker run'
-      return `the container's seccomp profile blocks ${syscall}; to lift it, run the container with ` +
+      return (
+        `the container's seccomp profile blocks ${syscall}; to lift it, run the container with ` +
         `\`${cli} --security-opt seccomp=unconfined\`, or with \`--security-opt seccomp=<file>\` naming ${custom}; ` +
-        'a profile that lists it only works where the runtime\'s libseccomp knows the name'
+        "a profile that lists it only works where the runtime's libseccomp knows the name"
+      )
     }
     case 'kubernetes':
-      return `the pod's seccomp profile blocks ${syscall}; to lift it, set securityContext.seccompProfile to ` +
+      return (
+        `the pod's seccomp profile blocks ${syscall}; to lift it, set securityContext.seccompProfile to ` +
         `{ type: Unconfined }, or to { type: Localhost, localhostProfile: <file> } naming ${custom}`
+      )
     case 'containerd':
-      return `the container's seccomp profile blocks ${syscall}; to lift it, run it without the default profile ` +
+      return (
+        `the container's seccomp profile blocks ${syscall}; to lift it, run it without the default profile ` +
         `(nerdctl run --security-opt seccomp=unconfined) or with ${custom}`
+      )
     case 'systemd-nspawn':
       return `systemd-nspawn's system call filter blocks ${syscall}; to lift it, add --system-call-filter=${syscall}`
     case 'lxc':
-      return `the container's seccomp policy blocks ${syscall}; to lift it, set lxc.seccomp.profile to a policy ` +
-        `that allows it, or leave it empty`
+      return `the container's seccomp policy blocks ${syscall}; to lift it, set lxc.seccomp.profile to a policy ` + `that allows it, or leave it empty`
   }
 }

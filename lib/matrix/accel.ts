@@ -6,7 +6,7 @@
  * was at fault, not KVM, and the question stays open for the next one.
  */
 import { constants, accessSync } from 'node:fs'
-import { Accel } from './types'
+import { type Accel } from './types'
 
 export type AccelRequest = 'auto' | Accel
 
@@ -28,7 +28,10 @@ export class AccelChooser {
   private verdict: 'works' | 'fails' | 'unknown'
   reason: string
 
-  constructor(readonly requested: AccelRequest, kvmUsable: boolean = kvmDeviceUsable()) {
+  constructor(
+    readonly requested: AccelRequest,
+    kvmUsable: boolean = kvmDeviceUsable(),
+  ) {
     if (requested === 'tcg') {
       this.verdict = 'fails'
       this.reason = 'TCG requested'

@@ -31,7 +31,11 @@ export class AptRoot {
   readonly dir: string
   private readonly config: string
 
-  constructor(cacheDir: string, readonly suites: readonly string[], private readonly options: AptOptions) {
+  constructor(
+    cacheDir: string,
+    readonly suites: readonly string[],
+    private readonly options: AptOptions,
+  ) {
     this.dir = join(cacheDir, 'apt', `${suites.join('+')}-${options.arch}`)
     this.config = join(this.dir, 'apt.conf')
   }
@@ -54,7 +58,10 @@ export class AptRoot {
   /** Package names matching an extended regular expression. */
   async search(pattern: string): Promise<string[]> {
     const r = await run('apt-cache', [...this.opts(), 'search', '--names-only', pattern], { env: this.env() })
-    return r.stdout.split('\n').map((l) => l.split(' - ')[0].trim()).filter((n) => n !== '')
+    return r.stdout
+      .split('\n')
+      .map((l) => (l.split(' - ')[0] ?? '').trim())
+      .filter((n) => n !== '')
   }
 
   /** The candidate (newest) version of each package that exists; missing names are left out. */
@@ -77,9 +84,15 @@ export class AptRoot {
    * `a | b` dependency is listed, which costs a few extra packages and never a missing one.
    */
   async dependsClosure(names: string[]): Promise<string[]> {
-    const r = await run('apt-cache', [...this.opts(), 'depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts',
-      '--no-breaks', '--no-replaces', '--no-enhances', ...names], { env: this.env() })
-    const found = r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith(' ') && !l.startsWith('<')).map((l) => l.trim().replace(/:[a-z0-9]+$/, ''))
+    const r = await run(
+      'apt-cache',
+      [...this.opts(), 'depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances', ...names],
+      { env: this.env() },
+    )
+    const found = r.stdout
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith(' ') && !l.startsWith('<'))
+      .map((l) => l.trim().replace(/:[a-z0-9]+$/, ''))
     return [...new Set(found)].sort()
   }
 
@@ -93,8 +106,10 @@ export class AptRoot {
     rmSync(tmp, { recursive: true, force: true })
     mkdirSync(tmp, { recursive: true })
     const dirs = [tmp, join(this.dir, 'archives', 'partial')]
-    const arrived = (): number => dirs.flatMap((d) => (existsSync(d) ? readdirSync(d).map((f) => join(d, f)) : []))
-      .reduce((sum, f) => sum + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0)
+    const arrived = (): number =>
+      dirs
+        .flatMap((d) => (existsSync(d) ? readdirSync(d).map((f) => join(d, f)) : []))
+        .reduce((sum, f) => sum + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0)
     const poll = setInterval(() => onBytes(arrived()), 3000)
     try {
       await run('apt-get', [...this.opts(), 'download', '-q', `${pkg.name}=${pkg.version}`], { env: this.env(), cwd: tmp })
@@ -122,10 +137,12 @@ export class AptRoot {
 
   private sourcesList(): string {
     const keyring = this.options.keyring ?? DEBIAN_KEYRING
-    return this.suites.map((suite) => {
-      const uri = suite.endsWith('-security') ? this.options.securityMirror ?? DEBIAN_SECURITY_MIRROR : this.options.mirror ?? DEBIAN_MIRROR
-      return `deb [signed-by=${keyring}] ${uri} ${suite} main\n`
-    }).join('')
+    return this.suites
+      .map((suite) => {
+        const uri = suite.endsWith('-security') ? (this.options.securityMirror ?? DEBIAN_SECURITY_MIRROR) : (this.options.mirror ?? DEBIAN_MIRROR)
+        return `deb [signed-by=${keyring}] ${uri} ${suite} main\n`
+      })
+      .join('')
   }
 
   private aptConf(): string {

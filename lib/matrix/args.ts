@@ -1,5 +1,5 @@
 /** The command line of `memseal matrix`. */
-import { AccelRequest } from './accel'
+import { type AccelRequest } from './accel'
 
 export const USAGE = `Usage: memseal matrix [--kernel SPEC]... [--json FILE] [--markdown FILE] [--accel auto|kvm|tcg]
                       [--no-host] [--timeout SECONDS] [--cache DIR] [--refresh] [--install-deps]
@@ -51,11 +51,20 @@ export class UsageError extends Error {}
 
 export function parseArgs(argv: string[]): MatrixArgs {
   const a: MatrixArgs = {
-    kernels: [], json: null, markdown: null, accel: 'auto', host: true, timeoutMs: 300_000,
-    cacheDir: null, refresh: false, installDeps: false, command: null, help: false,
+    kernels: [],
+    json: null,
+    markdown: null,
+    accel: 'auto',
+    host: true,
+    timeoutMs: 300_000,
+    cacheDir: null,
+    refresh: false,
+    installDeps: false,
+    command: null,
+    help: false,
   }
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]
+    const arg = argv[i]!
     const eq = arg.indexOf('=')
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg
     const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined
@@ -66,33 +75,55 @@ export function parseArgs(argv: string[]): MatrixArgs {
       return v
     }
     switch (flag) {
-      case '--kernel': case '-k': a.kernels.push(value()); break
-      case '--json': a.json = value(); break
-      case '--markdown': case '--md': a.markdown = value(); break
+      case '--kernel':
+      case '-k':
+        a.kernels.push(value())
+        break
+      case '--json':
+        a.json = value()
+        break
+      case '--markdown':
+      case '--md':
+        a.markdown = value()
+        break
       case '--accel': {
         const v = value()
         if (v !== 'auto' && v !== 'kvm' && v !== 'tcg') throw new UsageError(`--accel must be auto, kvm or tcg, not "${v}"`)
         a.accel = v
         break
       }
-      case '--no-host': a.host = false; break
+      case '--no-host':
+        a.host = false
+        break
       case '--timeout': {
         const v = Number(value())
         if (!Number.isFinite(v) || v <= 0) throw new UsageError('--timeout needs a positive number of seconds')
         a.timeoutMs = v * 1000
         break
       }
-      case '--cache': a.cacheDir = value(); break
-      case '--refresh': a.refresh = true; break
-      case '--install-deps': a.installDeps = true; break
+      case '--cache':
+        a.cacheDir = value()
+        break
+      case '--refresh':
+        a.refresh = true
+        break
+      case '--install-deps':
+        a.installDeps = true
+        break
       case '--command': {
-        const words = value().split(/\s+/).filter((w) => w !== '')
+        const words = value()
+          .split(/\s+/)
+          .filter((w) => w !== '')
         if (words.length === 0) throw new UsageError('--command needs a command')
         a.command = words
         break
       }
-      case '--help': case '-h': a.help = true; break
-      default: throw new UsageError(`unknown argument "${arg}"`)
+      case '--help':
+      case '-h':
+        a.help = true
+        break
+      default:
+        throw new UsageError(`unknown argument "${arg}"`)
     }
   }
   if (a.kernels.length === 0) a.kernels = [...DEFAULT_KERNELS]

@@ -3,8 +3,8 @@
  * boot's outcome into one column of the matrix with a status, a one-line error and the console tail.
  */
 import { lastLines } from './exec'
-import { BootResult } from './qemu'
-import { Accel, ClauseStatus, GuestReport, GuestResult, KernelRun, KernelTiming, RunStatus } from './types'
+import { type BootResult } from './qemu'
+import { type Accel, type ClauseStatus, type GuestReport, type GuestResult, type KernelRun, type KernelTiming, type RunStatus } from './types'
 
 export const CLAUSE_STATUSES: readonly ClauseStatus[] = ['pass', 'diverges', 'known', 'skip', 'broken']
 
@@ -27,13 +27,13 @@ export function parseReport(stdout: string): GuestReport {
   if (typeof report !== 'object' || report === null) throw new ReportError('the report is not a JSON object')
   if (typeof report.kernel?.release !== 'string') throw new ReportError('the report has no kernel.release')
   const results = report.results ?? []
-  if (!Array.isArray(results)) throw new ReportError('the report\'s results is not an array')
+  if (!Array.isArray(results)) throw new ReportError("the report's results is not an array")
   results.forEach((r: GuestResult, i: number) => {
     if (typeof r?.id !== 'string' || !CLAUSE_STATUSES.includes(r.status)) {
       throw new ReportError(`results[${i}] has no id or an unknown status ${JSON.stringify(r?.status)}`)
     }
   })
-  return { ...report, kernel: report.kernel, results } as GuestReport
+  return { ...report, kernel: report.kernel, results }
 }
 
 /** The errno name an observation mentions (`-1/EPERM`, `EPERM`, `{ code: 'EPERM' }`), if any. */
@@ -55,6 +55,7 @@ export function versionOfRelease(release: string): number[] | null {
 
 function tail(text: string, n: number): string {
   // Serial consoles carry \r and the odd escape sequence; the report wants plain lines.
+  // eslint-disable-next-line no-control-regex -- ESC starts the sequences removed here
   return lastLines(text.replace(/\r/g, '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''), n)
 }
 
@@ -93,8 +94,12 @@ export function runFromBoot(c: RunContext, boot: BootResult): KernelRun {
     packages: c.packages,
     timing: timing(c, boot),
     error: c.imageNote ? `${error}; ${c.imageNote}` : error,
-    consoleTail: [tail(boot.console, CONSOLE_TAIL_LINES) || '(no console output)', boot.stderr.trim() ? `--- guest command stderr ---\n${tail(boot.stderr, STDERR_TAIL_LINES)}` : '']
-      .filter((s) => s !== '').join('\n'),
+    consoleTail: [
+      tail(boot.console, CONSOLE_TAIL_LINES) || '(no console output)',
+      boot.stderr.trim() ? `--- guest command stderr ---\n${tail(boot.stderr, STDERR_TAIL_LINES)}` : '',
+    ]
+      .filter((s) => s !== '')
+      .join('\n'),
     environment: null,
     report: null,
   })
@@ -144,7 +149,7 @@ export function runFromSetupError(spec: string, label: string, error: Error, fet
     accel: null,
     packages: [],
     timing: { fetchMs, prepareMs: 0, bootMs: null, runMs: null, totalMs: fetchMs },
-    error: error.message.split('\n')[0],
+    error: error.message.split('\n')[0] ?? '',
     consoleTail: error.message.includes('\n') ? error.message : null,
     environment: null,
     report: null,

@@ -29,13 +29,7 @@ function record(ino: number, mode: number, name: string, data: Buffer, rdev: [nu
   const nameBytes = Buffer.from(`${name}\0`, 'utf8')
   const fields = [ino, mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], nameBytes.length, 0]
   const header = Buffer.from(`070701${fields.map(hex8).join('')}`, 'latin1')
-  return Buffer.concat([
-    header,
-    nameBytes,
-    Buffer.alloc(pad4(header.length + nameBytes.length)),
-    data,
-    Buffer.alloc(pad4(data.length)),
-  ])
+  return Buffer.concat([header, nameBytes, Buffer.alloc(pad4(header.length + nameBytes.length)), data, Buffer.alloc(pad4(data.length))])
 }
 
 /** Serialises entries in the order given (parents before children), then the trailer. */

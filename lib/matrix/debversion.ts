@@ -16,23 +16,23 @@ function compareFragment(a: string, b: string): number {
   let j = 0
   while (i < a.length || j < b.length) {
     let first = 0
-    while ((i < a.length && !/\d/.test(a[i])) || (j < b.length && !/\d/.test(b[j]))) {
-      const ac = i < a.length && !/\d/.test(a[i]) ? a[i] : ''
-      const bc = j < b.length && !/\d/.test(b[j]) ? b[j] : ''
+    while ((i < a.length && !/\d/.test(a.charAt(i))) || (j < b.length && !/\d/.test(b.charAt(j)))) {
+      const ac = i < a.length && !/\d/.test(a.charAt(i)) ? a.charAt(i) : ''
+      const bc = j < b.length && !/\d/.test(b.charAt(j)) ? b.charAt(j) : ''
       const d = order(ac) - order(bc)
       if (d !== 0) return Math.sign(d)
       if (ac !== '') i++
       if (bc !== '') j++
     }
-    while (a[i] === '0') i++
-    while (b[j] === '0') j++
-    while (i < a.length && /\d/.test(a[i]) && j < b.length && /\d/.test(b[j])) {
+    while (a.charAt(i) === '0') i++
+    while (b.charAt(j) === '0') j++
+    while (i < a.length && /\d/.test(a.charAt(i)) && j < b.length && /\d/.test(b.charAt(j))) {
       if (first === 0) first = a.charCodeAt(i) - b.charCodeAt(j)
       i++
       j++
     }
-    if (i < a.length && /\d/.test(a[i])) return 1
-    if (j < b.length && /\d/.test(b[j])) return -1
+    if (i < a.length && /\d/.test(a.charAt(i))) return 1
+    if (j < b.length && /\d/.test(b.charAt(j))) return -1
     if (first !== 0) return Math.sign(first)
   }
   return 0

@@ -1,9 +1,13 @@
 /** Runs host tools (apt-get, dpkg, xz …) and turns a failure into an error that names the tool. */
-import { spawn, spawnSync, SpawnSyncOptions } from 'node:child_process'
+import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process'
 
 export class ToolError extends Error {
   readonly code = 'ERR_MEMSEAL_MATRIX_TOOL'
-  constructor(readonly command: string, readonly status: number | null, readonly stderr: string) {
+  constructor(
+    readonly command: string,
+    readonly status: number | null,
+    readonly stderr: string,
+  ) {
     super(`${command} failed (${status === null ? 'killed' : `exit ${status}`})${stderr ? `: ${lastLines(stderr, 5)}` : ''}`)
   }
 }

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { basename, join } from 'node:path'
 import { run } from './exec'
 import { bzImageRelease, extractVmlinux, isCompleteElf } from './vmlinux'
-import { PreparedKernel } from './types'
+import { type PreparedKernel } from './types'
 
 /** Unpacks the .debs into `<kernelDir>/root` once; a marker file records a completed unpack. */
 export async function unpackDebs(debs: string[], kernelDir: string): Promise<string> {
@@ -26,7 +26,7 @@ export function findModulesDir(root: string): string | null {
     const dir = join(root, base)
     if (!existsSync(dir)) continue
     const releases = readdirSync(dir).filter((r) => statSync(join(dir, r)).isDirectory())
-    if (releases.length > 0) return join(dir, releases.sort()[0])
+    if (releases.length > 0) return join(dir, releases.sort()[0]!)
   }
   return null
 }
@@ -54,11 +54,14 @@ export function prepareImage(image: string, workDir: string, modulesDir: string 
   const codec = existsSync(vmlinux) ? 'cached' : extractVmlinux(image, vmlinux)
   const imageRelease = bzImageRelease(image)
   const modulesRelease = modulesDir ? basename(modulesDir) : null
-  const mismatch = imageRelease && modulesRelease && imageRelease !== modulesRelease
-    ? `the modules are for ${modulesRelease}, the image is ${imageRelease}` : null
-  const note = codec === null
-    ? 'no complete vmlinux could be extracted from the image (truncated, or not a Linux kernel); booted it as it is'
-    : codec === 'none' && !isCompleteElf(image) ? 'the ELF image is incomplete (truncated?)' : null
+  const mismatch =
+    imageRelease && modulesRelease && imageRelease !== modulesRelease ? `the modules are for ${modulesRelease}, the image is ${imageRelease}` : null
+  const note =
+    codec === null
+      ? 'no complete vmlinux could be extracted from the image (truncated, or not a Linux kernel); booted it as it is'
+      : codec === 'none' && !isCompleteElf(image)
+        ? 'the ELF image is incomplete (truncated?)'
+        : null
   return {
     image: codec === 'none' || codec === null ? image : vmlinux,
     imageNote: [note, mismatch].filter((n) => n !== null).join('; ') || null,

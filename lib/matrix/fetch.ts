@@ -4,10 +4,10 @@
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { AptOptions, AptRoot, PackageInfo } from './apt'
+import { type AptOptions, AptRoot, type PackageInfo } from './apt'
 import { cacheSubdir } from './cache'
 import { compareDebianVersions } from './debversion'
-import { abiInSeries, DebianSpec, imagePackageAbi, imageSearchPattern } from './specs'
+import { abiInSeries, type DebianSpec, imagePackageAbi, imageSearchPattern } from './specs'
 
 export interface KernelPackages {
   abi: string

@@ -3,8 +3,8 @@
  * console device, and the kernel command line. x86-64 guests share the host's root; arm64 guests
  * (on an x86-64 host, under TCG emulation) run in a Debian arm64 userland root made by userland.ts.
  */
-import { GuestArch } from './specs'
-import { Accel } from './types'
+import { type GuestArch } from './specs'
+import { type Accel } from './types'
 
 export interface ArchProfile {
   arch: GuestArch
@@ -30,12 +30,18 @@ export const ARCH_PROFILES: Readonly<Record<GuestArch, ArchProfile>> = {
     prebuild: 'linux-x64',
     qemu: 'qemu-system-x86_64',
     qemuPackage: 'qemu-system-x86',
-    machineArgs: (accel) => [
-      ...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max']),
-      '-machine', 'pc',
-    ],
+    machineArgs: (accel) => [...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max']), '-machine', 'pc'],
     // earlyprintk lets the setup code report on the serial port too, before the console exists.
-    append: ['console=ttyS0', 'earlyprintk=serial,ttyS0,115200', 'panic=-1', 'loglevel=4', 'rdinit=/init', 'mitigations=off', 'tsc=reliable', 'random.trust_cpu=on'],
+    append: [
+      'console=ttyS0',
+      'earlyprintk=serial,ttyS0,115200',
+      'panic=-1',
+      'loglevel=4',
+      'rdinit=/init',
+      'mitigations=off',
+      'tsc=reliable',
+      'random.trust_cpu=on',
+    ],
   },
   arm64: {
     arch: 'arm64',
@@ -48,7 +54,8 @@ export const ARCH_PROFILES: Readonly<Record<GuestArch, ArchProfile>> = {
     // pauth-impdef keeps the feature with a cheap implementation-defined algorithm.
     machineArgs: (accel) => [
       ...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max,pauth-impdef=on']),
-      '-machine', 'virt,gic-version=max',
+      '-machine',
+      'virt,gic-version=max',
     ],
     // The virt machine's first UART is a PL011: ttyAMA0; earlycon finds it from the device tree.
     append: ['console=ttyAMA0', 'earlycon', ...COMMON_APPEND],

@@ -51,10 +51,17 @@ export function initScript(o: InitOptions): string {
   // Under TCG node runs 15-20 times slower than on the host, so the suite's per-clause time limit
   // (10 s, made for the host) is raised for guests.
   const env = {
-    PATH: GUEST_PATH, HOME: GUEST_HOME, LANG: 'C.UTF-8', TERM: 'dumb',
-    MEMSEAL_MATRIX_GUEST: '1', MEMSEAL_CLAUSE_TIMEOUT_MS: String(GUEST_CLAUSE_TIMEOUT_MS), ...o.env,
+    PATH: GUEST_PATH,
+    HOME: GUEST_HOME,
+    LANG: 'C.UTF-8',
+    TERM: 'dumb',
+    MEMSEAL_MATRIX_GUEST: '1',
+    MEMSEAL_CLAUSE_TIMEOUT_MS: String(GUEST_CLAUSE_TIMEOUT_MS),
+    ...o.env,
   }
-  const envWords = Object.entries(env).map(([k, v]) => q(`${k}=${v}`)).join(' ')
+  const envWords = Object.entries(env)
+    .map(([k, v]) => q(`${k}=${v}`))
+    .join(' ')
   const inner = `cd ${q(o.projectDir)} && exec ${o.command.map(q).join(' ')}`
   const ninep = 'trans=virtio,version=9p2000.L,msize=262144'
   return `#!/bin/busybox sh

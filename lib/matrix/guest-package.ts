@@ -8,7 +8,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { archProfile } from './guest-arch'
-import { GuestArch } from './specs'
+import { type GuestArch } from './specs'
 
 /**
  * Copies what the guest needs from `projectDir` into `dir` (replacing it) and returns `dir`. Each

@@ -3,12 +3,14 @@ import { spawn } from 'node:child_process'
 import { release } from 'node:os'
 import { lastLines } from './exec'
 import { parseReport, versionOfRelease } from './collect'
-import { KernelRun } from './types'
+import { type KernelRun } from './types'
 
 export async function runOnHost(projectDir: string, command: string[], timeoutMs: number): Promise<KernelRun> {
   const started = Date.now()
   const out = await new Promise<{ status: number | null; stdout: string; stderr: string; error?: string }>((resolve) => {
-    const child = spawn(command[0], command.slice(1), { cwd: projectDir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const [file, ...args] = command
+    if (file === undefined) return resolve({ status: null, stdout: '', stderr: '', error: 'no command to run' })
+    const child = spawn(file, args, { cwd: projectDir, stdio: ['ignore', 'pipe', 'pipe'] })
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
@@ -37,7 +39,8 @@ export async function runOnHost(projectDir: string, command: string[], timeoutMs
   }
   const noReport = (error: string): KernelRun => ({ ...base, status: 'no-report', error, consoleTail: out.stderr ? lastLines(out.stderr, 20) : null })
   if (out.error) return noReport(`${command.join(' ')}: ${out.error}`)
-  if (out.status !== 0 && out.status !== 1) return noReport(`${command.join(' ')} exited with ${out.status === null ? 'a signal (timeout?)' : `status ${out.status}`}`)
+  if (out.status !== 0 && out.status !== 1)
+    return noReport(`${command.join(' ')} exited with ${out.status === null ? 'a signal (timeout?)' : `status ${out.status}`}`)
   try {
     const report = parseReport(out.stdout)
     return { ...base, release: report.kernel.release, version: report.kernel.version ?? base.version, environment: report.environment ?? null, report }

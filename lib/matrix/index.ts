@@ -7,20 +7,20 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { machine, release } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { AccelChooser, AccelRequest } from './accel'
+import { AccelChooser, type AccelRequest } from './accel'
 import { parseArgs, UsageError, USAGE } from './args'
 import { defaultCacheDir, cacheSubdir } from './cache'
 import { runFromBoot, runFromSetupError } from './collect'
 import { haveCommand, lastLines } from './exec'
 import { runOnHost } from './host'
 import { findBusybox } from './initramfs'
-import { Prepared, prepareKernel } from './prepare'
-import { ProgressSink, silentProgress, stderrProgress } from './progress'
+import { type Prepared, prepareKernel } from './prepare'
+import { type ProgressSink, silentProgress, stderrProgress } from './progress'
 import { archProfile, isNativeArch } from './guest-arch'
-import { boot, BootResult } from './qemu'
-import { debianArch, GuestArch, parseSpec, specArch, specLabel } from './specs'
+import { boot, type BootResult } from './qemu'
+import { debianArch, type GuestArch, parseSpec, specArch, specLabel } from './specs'
 import { buildCells, clauseOrder, renderJson, renderMarkdown, summaryLine } from './table'
-import { Accel, KernelRun, MatrixReport } from './types'
+import { type Accel, type KernelRun, type MatrixReport } from './types'
 
 export { parseSpec } from './specs'
 export type { MatrixReport, KernelRun } from './types'
@@ -94,18 +94,34 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const kernels: KernelRun[] = []
   const started = Date.now()
   const labels = uniqueLabels(specs.map(specLabel))
-  const say = (i: number) => (m: string): void => progress(labels[i], m)
+  const say =
+    (i: number) =>
+    (m: string): void =>
+      progress(labels[i]!, m)
 
   // Downloads are network-bound and boots CPU-bound, so kernel i+1 is fetched and unpacked while
   // kernel i boots; the kernels themselves boot one after another.
   const prepared: Promise<Prepared | Error>[] = []
   specs.forEach((spec, i) => {
     const previous = prepared[i - 1] ?? Promise.resolve(null)
-    const { arch, flavour } = debianArch(archProfile(arches[i]).nodeArch)
-    prepared.push(previous.then(() => prepareKernel(spec, {
-      cacheDir, arch, flavour, refresh: options.refresh, projectDir, command, onProgress: say(i),
-      mirror: process.env.MEMSEAL_DEBIAN_MIRROR, securityMirror: process.env.MEMSEAL_DEBIAN_SECURITY_MIRROR,
-    })).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))
+    const { arch, flavour } = debianArch(archProfile(arches[i]!).nodeArch)
+    prepared.push(
+      previous
+        .then(() =>
+          prepareKernel(spec, {
+            cacheDir,
+            arch,
+            flavour,
+            refresh: options.refresh,
+            projectDir,
+            command,
+            onProgress: say(i),
+            mirror: process.env.MEMSEAL_DEBIAN_MIRROR,
+            securityMirror: process.env.MEMSEAL_DEBIAN_SECURITY_MIRROR,
+          }),
+        )
+        .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+    )
   })
 
   if (options.host ?? true) {
@@ -119,20 +135,33 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const workDir = cacheSubdir(cacheDir, 'runs')
   for (const [i, spec] of specs.entries()) {
     const t0 = Date.now()
-    const kernel = await prepared[i]
+    const kernel = await prepared[i]!
     if (kernel instanceof Error) {
-      const run = runFromSetupError(spec.spec, labels[i], kernel, Date.now() - t0)
+      const run = runFromSetupError(spec.spec, labels[i]!, kernel, Date.now() - t0)
       say(i)(summaryLine(run))
       kernels.push(run)
       continue
     }
     const { result, accel } = await bootWithChooser(kernel, chooser, {
-      workDir, timeoutMs, initTimeoutMs, say: say(i),
+      workDir,
+      timeoutMs,
+      initTimeoutMs,
+      say: say(i),
     })
-    const run = runFromBoot({
-      spec: spec.spec, label: labels[i], imageNote: kernel.imageNote, release: kernel.release, packages: kernel.packages, accel,
-      fetchMs: kernel.fetchMs, prepareMs: kernel.prepareMs, timeoutMs,
-    }, result)
+    const run = runFromBoot(
+      {
+        spec: spec.spec,
+        label: labels[i]!,
+        imageNote: kernel.imageNote,
+        release: kernel.release,
+        packages: kernel.packages,
+        accel,
+        fetchMs: kernel.fetchMs,
+        prepareMs: kernel.prepareMs,
+        timeoutMs,
+      },
+      result,
+    )
     say(i)(summaryLine(run))
     kernels.push(run)
   }
@@ -160,16 +189,25 @@ async function bootWithChooser(
   for (const [n, accel] of plan.entries()) {
     o.say(`booting ${kernel.release ?? kernel.image} under ${accel.toUpperCase()}${native ? '' : ` (${kernel.arch} emulated)`}`)
     const result = await boot({
-      image: kernel.image, initrd: kernel.initrd, accel, projectDir: kernel.projectDir, workDir: o.workDir,
-      arch: kernel.arch, rootDir: kernel.rootDir ?? undefined,
-      initTimeoutMs: native ? chooser.initTimeoutFor(accel, o.initTimeoutMs) : o.initTimeoutMs, timeoutMs: o.timeoutMs,
+      image: kernel.image,
+      initrd: kernel.initrd,
+      accel,
+      projectDir: kernel.projectDir,
+      workDir: o.workDir,
+      arch: kernel.arch,
+      rootDir: kernel.rootDir ?? undefined,
+      initTimeoutMs: native ? chooser.initTimeoutFor(accel, o.initTimeoutMs) : o.initTimeoutMs,
+      timeoutMs: o.timeoutMs,
       onEvent: (event, at) => o.say(event === 'init' ? `reached /init after ${(at / 1000).toFixed(1)} s` : 'running the suite'),
     })
     const reached = result.initMs !== null
-    const last = lastLines(result.console, 1).replace(/^\[qemu\] /, '').trim() || `ended: ${result.end}`
+    const last =
+      lastLines(result.console, 1)
+        .replace(/^\[qemu\] /, '')
+        .trim() || `ended: ${result.end}`
     if (native) chooser.observe(accel, reached, last)
     if (reached || n === plan.length - 1) return { result, accel }
-    o.say(`${accel.toUpperCase()} did not reach /init (${last}); trying ${plan[n + 1].toUpperCase()}`)
+    o.say(`${accel.toUpperCase()} did not reach /init (${last}); trying ${plan[n + 1]!.toUpperCase()}`)
   }
   throw new Error('no acceleration planned')
 }
@@ -222,8 +260,14 @@ export async function matrixMain(argv: string[]): Promise<number> {
   let matrix: MatrixReport
   try {
     matrix = await runMatrix({
-      kernels: args.kernels, host: args.host, accel: args.accel, cacheDir: args.cacheDir ?? undefined,
-      command: args.command ?? undefined, timeoutMs: args.timeoutMs, refresh: args.refresh, onProgress: stderrProgress(),
+      kernels: args.kernels,
+      host: args.host,
+      accel: args.accel,
+      cacheDir: args.cacheDir ?? undefined,
+      command: args.command ?? undefined,
+      timeoutMs: args.timeoutMs,
+      refresh: args.refresh,
+      onProgress: stderrProgress(),
     })
   } catch (e) {
     process.stderr.write(`memseal matrix: ${(e as Error).message}\n`)

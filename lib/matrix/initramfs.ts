@@ -4,9 +4,9 @@
  * the kernel unpacks without any decompressor.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { CpioEntry, writeCpio } from './cpio'
-import { initScript, InitOptions } from './guest-init'
-import { ModuleFile } from './modules'
+import { type CpioEntry, writeCpio } from './cpio'
+import { initScript, type InitOptions } from './guest-init'
+import { type ModuleFile } from './modules'
 
 /** Where Debian's busybox-static puts its binary. */
 export const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox']

@@ -48,7 +48,12 @@ export function indexModules(modulesDir: string): Map<string, string> {
 export function builtinModules(modulesDir: string): Set<string> {
   const file = join(modulesDir, 'modules.builtin')
   if (!existsSync(file)) return new Set()
-  return new Set(readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map(moduleNameOfPath))
+  return new Set(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map(moduleNameOfPath),
+  )
 }
 
 /** Reads a module file, decompressing .ko.xz/.ko.zst/.ko.gz with the host's tools. */
@@ -66,7 +71,10 @@ export function moduleDepends(data: Buffer): string[] {
   if (at < 0) return []
   const start = at + '\0depends='.length
   const value = data.toString('latin1', start, data.indexOf(0, start))
-  return value.split(',').filter((d) => d !== '').map(canonicalModuleName)
+  return value
+    .split(',')
+    .filter((d) => d !== '')
+    .map(canonicalModuleName)
 }
 
 /**

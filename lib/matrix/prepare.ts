@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { homedir } from 'node:os'
-import { AptOptions } from './apt'
+import { type AptOptions } from './apt'
 import { cacheSubdir } from './cache'
 import { findImage, findModulesDir, prepareImage, unpackDebs } from './extract'
 import { fetchKernel } from './fetch'
@@ -15,8 +15,8 @@ import { isNativeArch } from './guest-arch'
 import { guestCommand, stageGuestPackage } from './guest-package'
 import { buildInitramfs, readBusybox } from './initramfs'
 import { resolveModules } from './modules'
-import { GuestArch, KernelSpec, LocalSpec } from './specs'
-import { PreparedKernel } from './types'
+import { type GuestArch, type KernelSpec, type LocalSpec } from './specs'
+import { type PreparedKernel } from './types'
 import { GUEST_PACKAGE_DIR, prepareUserland } from './userland'
 import { bannerRelease, extractArm64Image } from './vmlinux'
 
@@ -68,7 +68,13 @@ export async function prepareKernel(spec: KernelSpec, o: PrepareOptions): Promis
   o.onProgress?.('preparing vmlinux and initramfs')
   const kernel = prepareImage(image, workDir, modulesDir, packages)
   const modules = modulesDir ? resolveModules(modulesDir) : []
-  const initrd = join(workDir, `initramfs-${createHash('sha256').update(JSON.stringify([o.projectDir, o.command])).digest('hex').slice(0, 12)}.cpio`)
+  const initrd = join(
+    workDir,
+    `initramfs-${createHash('sha256')
+      .update(JSON.stringify([o.projectDir, o.command]))
+      .digest('hex')
+      .slice(0, 12)}.cpio`,
+  )
   writeFileSync(initrd, buildInitramfs({ busybox: readBusybox(), modules, projectDir: o.projectDir, command: o.command }))
   return { ...kernel, initrd, fetchMs: t1 - t0, prepareMs: Date.now() - t1, arch, rootDir: null, projectDir: o.projectDir }
 }
@@ -78,7 +84,7 @@ async function kernelFiles(spec: KernelSpec, o: PrepareOptions): Promise<{ image
   if (spec.kind === 'debian') {
     const fetched = await fetchKernel(o.cacheDir, spec, { ...o, refresh: o.refresh }, o.onProgress)
     const packages = fetched.packages.map((p) => `${p.name}=${p.version}`)
-    const workDir = cacheSubdir(o.cacheDir, 'kernels', `${fetched.abi}-${o.flavour}_${fetched.packages[0].version}`)
+    const workDir = cacheSubdir(o.cacheDir, 'kernels', `${fetched.abi}-${o.flavour}_${fetched.packages[0]!.version}`)
     o.onProgress?.('unpacking')
     const root = await unpackDebs(fetched.debs, workDir)
     const image = findImage(root)
@@ -87,7 +93,10 @@ async function kernelFiles(spec: KernelSpec, o: PrepareOptions): Promise<{ image
   }
   const { image, modulesDir } = localKernel(spec)
   const st = statSync(image)
-  const key = createHash('sha256').update(`${image}\0${st.size}\0${st.mtimeMs}\0${modulesDir ?? ''}`).digest('hex').slice(0, 16)
+  const key = createHash('sha256')
+    .update(`${image}\0${st.size}\0${st.mtimeMs}\0${modulesDir ?? ''}`)
+    .digest('hex')
+    .slice(0, 16)
   return { image, modulesDir, packages: [], workDir: cacheSubdir(o.cacheDir, 'local', `${basename(image)}-${key}`) }
 }
 
@@ -99,7 +108,12 @@ async function kernelFiles(spec: KernelSpec, o: PrepareOptions): Promise<{ image
 async function prepareForeignKernel(spec: KernelSpec, arch: GuestArch, o: PrepareOptions): Promise<Prepared> {
   const t0 = Date.now()
   const { image, modulesDir, packages, workDir } = await kernelFiles(spec, o)
-  const userland = await prepareUserland(o.cacheDir, arch, { mirror: o.mirror, securityMirror: o.securityMirror, keyring: o.keyring, refresh: o.refresh }, o.onProgress)
+  const userland = await prepareUserland(
+    o.cacheDir,
+    arch,
+    { mirror: o.mirror, securityMirror: o.securityMirror, keyring: o.keyring, refresh: o.refresh },
+    o.onProgress,
+  )
   const t1 = Date.now()
   o.onProgress?.(`preparing the ${arch} Image, initramfs and package`)
   const raw = join(workDir, 'Image')
@@ -108,11 +122,23 @@ async function prepareForeignKernel(spec: KernelSpec, arch: GuestArch, o: Prepar
   const modules = modulesDir ? resolveModules(modulesDir) : []
   const projectDir = stageGuestPackage(o.projectDir, arch, join(workDir, 'package'))
   const command = guestCommand(o.command)
-  const initrd = join(workDir, `initramfs-${arch}-${createHash('sha256').update(JSON.stringify([GUEST_PACKAGE_DIR, command])).digest('hex').slice(0, 12)}.cpio`)
-  writeFileSync(initrd, buildInitramfs({
-    busybox: readBusybox(userland.busybox), modules, projectDir: GUEST_PACKAGE_DIR, command,
-    env: { MEMSEAL_CLAUSE_TIMEOUT_MS: String(FOREIGN_CLAUSE_TIMEOUT_MS) },
-  }))
+  const initrd = join(
+    workDir,
+    `initramfs-${arch}-${createHash('sha256')
+      .update(JSON.stringify([GUEST_PACKAGE_DIR, command]))
+      .digest('hex')
+      .slice(0, 12)}.cpio`,
+  )
+  writeFileSync(
+    initrd,
+    buildInitramfs({
+      busybox: readBusybox(userland.busybox),
+      modules,
+      projectDir: GUEST_PACKAGE_DIR,
+      command,
+      env: { MEMSEAL_CLAUSE_TIMEOUT_MS: String(FOREIGN_CLAUSE_TIMEOUT_MS) },
+    }),
+  )
   return {
     image: bootImage,
     imageNote: codec === null ? `no ${arch} Image could be extracted from ${basename(image)}; booted it as it is` : null,
@@ -127,4 +153,3 @@ async function prepareForeignKernel(spec: KernelSpec, arch: GuestArch, o: Prepar
     projectDir,
   }
 }
-

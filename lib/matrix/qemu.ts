@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { archProfile } from './guest-arch'
 import { MARK_EXIT, MARK_FAIL, MARK_INIT, MARK_RUN, TAG_HOST_ROOT, TAG_OUT, TAG_PROJECT } from './guest-init'
-import { GuestArch } from './specs'
-import { Accel } from './types'
+import { type GuestArch } from './specs'
+import { type Accel } from './types'
 
 export interface BootOptions {
   image: string
@@ -62,15 +62,33 @@ const CONSOLE_KEEP = 256 * 1024
 
 export function qemuArgs(o: BootOptions, outDir: string): string[] {
   const fsdev = (id: string, path: string, readonly: boolean): string[] => [
-    '-fsdev', `local,id=${id},path=${path},security_model=none,multidevs=remap${readonly ? ',readonly=on' : ''}`,
-    '-device', `virtio-9p-pci,fsdev=${id},mount_tag=${id}`,
+    '-fsdev',
+    `local,id=${id},path=${path},security_model=none,multidevs=remap${readonly ? ',readonly=on' : ''}`,
+    '-device',
+    `virtio-9p-pci,fsdev=${id},mount_tag=${id}`,
   ]
   const profile = archProfile(o.arch ?? 'amd64')
   return [
     ...profile.machineArgs(o.accel),
-    '-smp', String(o.smp ?? 2), '-m', o.memory ?? '2G',
-    '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
-    '-kernel', o.image, '-initrd', o.initrd, '-append', profile.append.join(' '),
+    '-smp',
+    String(o.smp ?? 2),
+    '-m',
+    o.memory ?? '2G',
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
+    '-no-reboot',
+    '-kernel',
+    o.image,
+    '-initrd',
+    o.initrd,
+    '-append',
+    profile.append.join(' '),
     ...fsdev(TAG_HOST_ROOT, o.rootDir ?? '/', true),
     ...fsdev(TAG_PROJECT, o.projectDir, true),
     ...fsdev(TAG_OUT, outDir, false),
@@ -94,7 +112,9 @@ export function boot(o: BootOptions): Promise<BootResult> {
       end = why
       child.kill('SIGKILL')
     }
-    const initTimer = setTimeout(() => { if (initMs === null) kill('init-timeout') }, o.initTimeoutMs)
+    const initTimer = setTimeout(() => {
+      if (initMs === null) kill('init-timeout')
+    }, o.initTimeoutMs)
     const timer = setTimeout(() => kill('timeout'), o.timeoutMs)
     const onLine = (raw: string): void => {
       const line = raw.replace(/\r$/, '')
@@ -121,7 +141,9 @@ export function boot(o: BootOptions): Promise<BootResult> {
       lines.forEach(onLine)
     }
     child.stdout.on('data', collect)
-    child.stderr.on('data', (chunk: Buffer) => { consoleText = (consoleText + `[qemu] ${chunk.toString('utf8')}`).slice(-CONSOLE_KEEP) })
+    child.stderr.on('data', (chunk: Buffer) => {
+      consoleText = (consoleText + `[qemu] ${chunk.toString('utf8')}`).slice(-CONSOLE_KEEP)
+    })
     child.on('error', (e) => {
       consoleText += `[qemu] ${e.message}\n`
       end = 'spawn-failed'

@@ -36,8 +36,12 @@ export type GuestArch = 'amd64' | 'arm64'
 
 /** Names accepted before the colon of a spec, for each architecture. */
 export const ARCH_ALIASES: Readonly<Record<string, GuestArch>> = {
-  amd64: 'amd64', x64: 'amd64', x86_64: 'amd64', 'x86-64': 'amd64',
-  arm64: 'arm64', aarch64: 'arm64',
+  amd64: 'amd64',
+  x64: 'amd64',
+  x86_64: 'amd64',
+  'x86-64': 'amd64',
+  arm64: 'arm64',
+  aarch64: 'arm64',
 }
 
 /** Series whose Debian release is known: the suite where that series is the stable kernel. */
@@ -73,10 +77,10 @@ export function parseSpec(text: string): KernelSpec {
   const whole = text.trim()
   const prefix = /^([A-Za-z0-9_-]+):(.*)$/.exec(whole)
   if (prefix && !/^[/.~]/.test(whole)) {
-    const arch = ARCH_ALIASES[prefix[1].toLowerCase()]
-    if (!arch) throw new SpecError(`unknown architecture "${prefix[1]}" in kernel spec "${whole}": use ${Object.keys(ARCH_ALIASES).join(', ')}`)
-    if (prefix[2].trim() === '') throw new SpecError(`kernel spec "${whole}" names an architecture but no kernel`)
-    return { ...parseSpec(prefix[2]), spec: whole, arch }
+    const arch = ARCH_ALIASES[prefix[1]!.toLowerCase()]
+    if (!arch) throw new SpecError(`unknown architecture "${prefix[1]!}" in kernel spec "${whole}": use ${Object.keys(ARCH_ALIASES).join(', ')}`)
+    if (prefix[2]!.trim() === '') throw new SpecError(`kernel spec "${whole}" names an architecture but no kernel`)
+    return { ...parseSpec(prefix[2]!), spec: whole, arch }
   }
   const spec = whole
   if (spec === '') throw new SpecError('empty kernel spec')
@@ -125,9 +129,9 @@ export function imagePackageAbi(name: string, flavour: string): { abi: string; s
   // The ABI has no letters outside its +debNN suffix, so `6.1.0-56-rt` (another flavour) is not one.
   const abi = '(\\d+\\.\\d+[0-9.]*(?:-\\d+)?(?:[+~][A-Za-z0-9.]+)?)'
   const classic = new RegExp(`^linux-image-${abi}-${f}-unsigned$`).exec(name)
-  if (classic) return { abi: classic[1], split: false }
+  if (classic) return { abi: classic[1]!, split: false }
   const split = new RegExp(`^linux-binary-unsigned-${abi}-${f}$`).exec(name)
-  if (split) return { abi: split[1], split: true }
+  if (split) return { abi: split[1]!, split: true }
   return null
 }
 

@@ -2,7 +2,7 @@
  * Renders the matrix: clauses × kernels, where each cell is the clause's outcome on that kernel,
  * with the observed errno when it differs from the host's. Markdown for people, JSON for CI.
  */
-import { ClauseStatus, KernelRun, MatrixReport } from './types'
+import { type ClauseStatus, type KernelRun, type MatrixReport } from './types'
 import { errnoOf } from './collect'
 
 export interface Cell {
@@ -92,34 +92,63 @@ export function totals(k: KernelRun): Record<ClauseStatus, number> {
 export function renderMarkdown(m: MatrixReport, cells: Cells = buildCells(m.kernels, m.clauses)): string {
   const name = (k: KernelRun): string => (k.release && k.label !== k.release ? `${k.label} (${k.release})` : k.label)
   const out: string[] = ['# memseal kernel matrix', '']
-  out.push(`Host ${m.host.release} (${m.host.machine}); guests under **${m.accel.used.toUpperCase()}** (${m.accel.reason}); ${seconds(m.durationMs)} in all; ${m.createdAt}.`, '')
+  out.push(
+    `Host ${m.host.release} (${m.host.machine}); guests under **${m.accel.used.toUpperCase()}** (${m.accel.reason}); ${seconds(m.durationMs)} in all; ${m.createdAt}.`,
+    '',
+  )
 
   out.push('## Kernels', '')
-  out.push(...table(
-    ['kernel', 'release', 'status', 'accel', 'fetch', 'prepare', 'boot', 'run', 'total', 'packages'],
-    m.kernels.map((k) => [k.label, k.release ?? '–', k.status, k.accel ?? '–', seconds(k.accel === 'host' ? null : k.timing.fetchMs),
-      seconds(k.accel === 'host' ? null : k.timing.prepareMs), seconds(k.timing.bootMs), seconds(k.timing.runMs), seconds(k.timing.totalMs),
-      k.packages.join(', ') || '–']),
-  ), '')
+  out.push(
+    ...table(
+      ['kernel', 'release', 'status', 'accel', 'fetch', 'prepare', 'boot', 'run', 'total', 'packages'],
+      m.kernels.map((k) => [
+        k.label,
+        k.release ?? '–',
+        k.status,
+        k.accel ?? '–',
+        seconds(k.accel === 'host' ? null : k.timing.fetchMs),
+        seconds(k.accel === 'host' ? null : k.timing.prepareMs),
+        seconds(k.timing.bootMs),
+        seconds(k.timing.runMs),
+        seconds(k.timing.totalMs),
+        k.packages.join(', ') || '–',
+      ]),
+    ),
+    '',
+  )
 
   const reported = m.kernels.filter((k) => k.report)
   if (reported.length > 0) {
     out.push('## Totals', '')
-    out.push(...table(['kernel', 'pass', 'diverges', 'known', 'skip', 'broken'],
-      reported.map((k) => { const t = totals(k); return [name(k), ...[t.pass, t.diverges, t.known, t.skip, t.broken].map(String)] })), '')
+    out.push(
+      ...table(
+        ['kernel', 'pass', 'diverges', 'known', 'skip', 'broken'],
+        reported.map((k) => {
+          const t = totals(k)
+          return [name(k), ...[t.pass, t.diverges, t.known, t.skip, t.broken].map(String)]
+        }),
+      ),
+      '',
+    )
 
     const keys = [...new Set(reported.flatMap((k) => Object.keys(k.environment ?? {})))]
     if (keys.length > 0) {
       out.push('## Environments', '')
-      out.push(...table(['kernel', ...keys], reported.map((k) => [name(k), ...keys.map((key) => formatValue(k.environment?.[key]))])), '')
+      out.push(
+        ...table(
+          ['kernel', ...keys],
+          reported.map((k) => [name(k), ...keys.map((key) => formatValue(k.environment?.[key]))]),
+        ),
+        '',
+      )
     }
   }
 
   if (m.clauses.length > 0) {
     const head = ['clause', ...m.kernels.map((k) => k.label)]
-    const rowOf = (id: string): string[] => [`\`${id}\``, ...m.kernels.map((k) => cellText(cells[id][k.label]))]
+    const rowOf = (id: string): string[] => [`\`${id}\``, ...m.kernels.map((k) => cellText(cells[id]![k.label]!))]
     // Kernels without a report are left out of the comparison: they would make every row differ.
-    const differing = m.clauses.filter((id) => new Set(reported.map((k) => cellText(cells[id][k.label]))).size > 1)
+    const differing = m.clauses.filter((id) => new Set(reported.map((k) => cellText(cells[id]![k.label]!))).size > 1)
     out.push('## Where kernels differ', '')
     out.push('Each cell is the outcome on that kernel; an errno in parentheses is what that kernel returned where the host returned something else.', '')
     if (differing.length > 0) out.push(...table(head, differing.map(rowOf)), '')
@@ -130,7 +159,7 @@ export function renderMarkdown(m: MatrixReport, cells: Cells = buildCells(m.kern
     const skips = new Map<string, string[]>()
     for (const id of m.clauses) {
       for (const k of m.kernels) {
-        const c = cells[id][k.label]
+        const c = cells[id]![k.label]!
         if (c.status === 'skip' && c.reason) skips.set(`${id}: ${c.reason}`, [...(skips.get(`${id}: ${c.reason}`) ?? []), k.label])
       }
     }

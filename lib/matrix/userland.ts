@@ -9,10 +9,10 @@
 import { createHash } from 'node:crypto'
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { AptOptions, AptRoot, PackageInfo } from './apt'
+import { type AptOptions, AptRoot, type PackageInfo } from './apt'
 import { cacheSubdir } from './cache'
 import { run } from './exec'
-import { GuestArch } from './specs'
+import { type GuestArch } from './specs'
 
 /** The suites the userland comes from: Debian 12, whose nodejs (18.20) has N-API 8 and Node >= 18.18. */
 export const USERLAND_SUITES: readonly string[] = ['bookworm', 'bookworm-security']

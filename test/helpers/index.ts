@@ -1,5 +1,5 @@
 /** Shared test helpers: error codes, child processes, fd counts. */
-import { spawnSync, SpawnSyncReturns } from 'node:child_process'
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 

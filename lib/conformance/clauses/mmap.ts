@@ -2,7 +2,8 @@
  * `mmap.`: how file seals meet mmap(2) and mprotect(2): F_SEAL_WRITE and F_SEAL_FUTURE_WRITE against new
  * shared and private mappings, later mprotect calls, and hugetlbfs memfds (catalog §5.3, §5.4, §6).
  */
-import { constants as C, native, ProbeAccess, RawRegion } from '../../native'
+import { errnoName } from '../../errors'
+import { constants as C, native, ProbeAccess, type RawRegion } from '../../native'
 import type { Ctx } from '../ctx'
 import { outcome, SetupError } from '../ctx'
 import type { Clause, Observation } from '../types'
@@ -13,13 +14,19 @@ const { F_SEAL_WRITE: WRITE, F_SEAL_FUTURE_WRITE: FUTURE_WRITE, PROT_READ: R, PR
 const clause = (c: Omit<Clause, 'area'>): Clause => ({ area: 'mmap', ...c })
 
 const Q = {
-  writeMmap: 'F_SEAL_WRITE: If this seal is set, you cannot modify the contents of the file. … Furthermore, trying to create new shared, writable memory-mappings via mmap(2) will also fail with EPERM.',
-  futureWrite: 'F_SEAL_FUTURE_WRITE (since Linux 5.1): The effect of this seal is similar to F_SEAL_WRITE, but the contents of the file can still be modified via shared writable mappings that were created prior to the seal being set. Any attempt to create a new writable mapping on the file via mmap(2) will fail with EPERM.',
-  futureUse: 'Using this seal, one process can create a memory buffer that it can continue to modify while sharing that buffer on a "read-only" basis with other processes.',
+  writeMmap:
+    'F_SEAL_WRITE: If this seal is set, you cannot modify the contents of the file. … Furthermore, trying to create new shared, writable memory-mappings via mmap(2) will also fail with EPERM.',
+  futureWrite:
+    'F_SEAL_FUTURE_WRITE (since Linux 5.1): The effect of this seal is similar to F_SEAL_WRITE, but the contents of the file can still be modified via shared writable mappings that were created prior to the seal being set. Any attempt to create a new writable mapping on the file via mmap(2) will fail with EPERM.',
+  futureUse:
+    'Using this seal, one process can create a memory buffer that it can continue to modify while sharing that buffer on a "read-only" basis with other processes.',
   mmapEperm: 'mmap(2) ERRORS: EPERM The operation was prevented by a file seal; see fcntl(2).',
-  mprotectEacces: 'mprotect(2) ERRORS: EACCES The memory cannot be given the specified access. This can happen, for example, if you mmap(2) a file to which you have read-only access, then ask mprotect() to mark it PROT_WRITE.',
-  private: 'mmap(2): MAP_PRIVATE Create a private copy-on-write mapping. Updates to the mapping are not visible to other processes mapping the same file, and are not carried through to the underlying file.',
-  shared: 'mmap(2): MAP_SHARED Share this mapping. Updates to the mapping are visible to other processes mapping the same region, and (in the case of file-backed mappings) are carried through to the underlying file.',
+  mprotectEacces:
+    'mprotect(2) ERRORS: EACCES The memory cannot be given the specified access. This can happen, for example, if you mmap(2) a file to which you have read-only access, then ask mprotect() to mark it PROT_WRITE.',
+  private:
+    'mmap(2): MAP_PRIVATE Create a private copy-on-write mapping. Updates to the mapping are not visible to other processes mapping the same file, and are not carried through to the underlying file.',
+  shared:
+    'mmap(2): MAP_SHARED Share this mapping. Updates to the mapping are visible to other processes mapping the same region, and (in the case of file-backed mappings) are carried through to the underlying file.',
 }
 
 /** mmap of one page of `fd` as the clause's subject: { ret: 0 } or { errno }. */
@@ -31,7 +38,7 @@ const mprotect = (r: RawRegion, prot: number, length = ps): Observation => outco
 /** Stores `value` at offset 0 in a forked child; the signal it raised, or null when the store landed. */
 function storeInChild(r: RawRegion, value: number): string | null {
   const sig = native.probe(r, 0, ProbeAccess.Store, value)
-  if (sig < 0) throw new SetupError(`fork for the probe failed: ${outcome(sig).errno}`)
+  if (sig < 0) throw new SetupError(`fork for the probe failed: ${errnoName(sig)}`)
   if (sig === 0) return null
   return sig === C.SIGSEGV ? 'SIGSEGV' : sig === C.SIGBUS ? 'SIGBUS' : `signal ${sig}`
 }
@@ -94,13 +101,15 @@ const sealWrite: Clause[] = [
       {
         range: '<6.7',
         observed: { errno: 'EPERM' },
-        behaviour: 'Before 6.7 every MAP_SHARED mapping of an fd open for writing counted as writable, so even PROT_READ failed with EPERM. The 6.7 series was backported to 5.4.y, 5.10.y, 5.15.y, 6.1.y and 6.6.y in mid-2025 (Isaac J. Manjarres); recent point releases of those trees succeed (pass). The exact point releases are not recorded here.',
+        behaviour:
+          'Before 6.7 every MAP_SHARED mapping of an fd open for writing counted as writable, so even PROT_READ failed with EPERM. The 6.7 series was backported to 5.4.y, 5.10.y, 5.15.y, 6.1.y and 6.6.y in mid-2025 (Isaac J. Manjarres); recent point releases of those trees succeed (pass). The exact point releases are not recorded here.',
         ref: '"mm: drop the assumption that VM_SHARED always implies writable", "mm: update memfd seal write check to include F_SEAL_WRITE", 158978945f31 (6.7); stable backports by Isaac J. Manjarres (2025)',
       },
       {
         range: '>=6.12 <6.12.9',
         observed: { errno: 'EPERM' },
-        behaviour: 'Regression: 5de195060b2e moved the check so that read-only shared mappings of F_SEAL_WRITE memfds failed with EPERM again in 6.12.0–6.12.8 and 6.13-rc1…rc5 (release candidates are not told apart from 6.13 here); fixed by 8ec396d05d1b in 6.13-rc6 and 6.12.9. Stable trees that took 5de195060b2e with the 6.7 series may show it too.',
+        behaviour:
+          'Regression: 5de195060b2e moved the check so that read-only shared mappings of F_SEAL_WRITE memfds failed with EPERM again in 6.12.0–6.12.8 and 6.13-rc1…rc5 (release candidates are not told apart from 6.13 here); fixed by 8ec396d05d1b in 6.13-rc6 and 6.12.9. Stable trees that took 5de195060b2e with the 6.7 series may show it too.',
         ref: 'regression 5de195060b2e "mm: resolve faulty mmap_region() error path behaviour"; fix 8ec396d05d1b; selftest ea0916e01d0b',
       },
     ],
@@ -119,7 +128,8 @@ const sealWrite: Clause[] = [
   clause({
     id: 'mmap.unsealed.mprotect-ro-shared-to-rw-ok',
     catalog: 'seal.write.mprotect-ro-shared-to-rw-eacces (control)',
-    statement: 'mprotect(2): "mprotect() changes the access protections for the calling process\'s memory pages containing any part of the address range in the interval [addr, addr+len-1]." (Control: no seal; the fd is open for writing.)',
+    statement:
+      'mprotect(2): "mprotect() changes the access protections for the calling process\'s memory pages containing any part of the address range in the interval [addr, addr+len-1]." (Control: no seal; the fd is open for writing.)',
     source: man('mprotect', 'DESCRIPTION'),
     since: '3.17',
     expect: { ret: 0 },
@@ -261,9 +271,17 @@ const futureWrite: Clause[] = [
     expect: { errno: 'EPERM' },
     divergence: {
       doc: 'Any attempt to create a new writable mapping on the file via mmap(2) will fail with EPERM.',
-      kernel: 'Only new shared writable mappings are refused (mm/memfd.c seal_check_write(), memfd_check_seals_mmap() since 6.14: VM_SHARED and VM_WRITE); a PROT_READ | PROT_WRITE, MAP_PRIVATE mapping is created, as for F_SEAL_WRITE.',
+      kernel:
+        'Only new shared writable mappings are refused (mm/memfd.c seal_check_write(), memfd_check_seals_mmap() since 6.14: VM_SHARED and VM_WRITE); a PROT_READ | PROT_WRITE, MAP_PRIVATE mapping is created, as for F_SEAL_WRITE.',
     },
-    history: [{ range: '*', observed: { ret: 0 }, behaviour: 'A new private writable mapping of a F_SEAL_FUTURE_WRITE memfd succeeds: the seal refuses only shared writable ones.', ref: 'mm/memfd.c seal_check_write() / memfd_check_seals_mmap(); tools/testing/selftests/memfd/memfd_test.c test_seal_future_write' }],
+    history: [
+      {
+        range: '*',
+        observed: { ret: 0 },
+        behaviour: 'A new private writable mapping of a F_SEAL_FUTURE_WRITE memfd succeeds: the seal refuses only shared writable ones.',
+        ref: 'mm/memfd.c seal_check_write() / memfd_check_seals_mmap(); tools/testing/selftests/memfd/memfd_test.c test_seal_future_write',
+      },
+    ],
     run: (ctx) => mapOutcome(ctx, R | W, PRIVATE, sealed(ctx, FUTURE_WRITE)),
   }),
   clause({
@@ -284,12 +302,21 @@ const futureWrite: Clause[] = [
   clause({
     id: 'mmap.future-write.private-mprotect-ok',
     catalog: 'seal.future-write.private-mprotect-ok',
-    statement: 'mprotect(2): "mprotect() changes the access protections for the calling process\'s memory pages containing any part of the address range in the interval [addr, addr+len-1]." F_ADD_SEALS(2const) restricts only new writable mappings and write(2): a private mapping of a F_SEAL_FUTURE_WRITE memfd made PROT_READ and then PROT_READ | PROT_WRITE again.',
+    statement:
+      'mprotect(2): "mprotect() changes the access protections for the calling process\'s memory pages containing any part of the address range in the interval [addr, addr+len-1]." F_ADD_SEALS(2const) restricts only new writable mappings and write(2): a private mapping of a F_SEAL_FUTURE_WRITE memfd made PROT_READ and then PROT_READ | PROT_WRITE again.',
     source: man('mprotect', 'DESCRIPTION'),
     since: '5.5',
     needs: ['futureWrite'],
     expect: { ret: 0 },
-    history: [{ range: '>=5.1 <5.5', observed: { errno: 'EACCES' }, behaviour: 'Until 05d351102dbe, shmem_mmap() cleared VM_MAYWRITE on private mappings of F_SEAL_FUTURE_WRITE memfds too, so mprotect back to PROT_WRITE failed with EACCES. Patched 5.3.y/5.4.y stable releases (Dec 2019) pass.', ref: '05d351102dbe "mm, memfd: fix COW issue on MAP_PRIVATE and F_SEAL_FUTURE_WRITE mappings" (5.5; 5.3.y, 5.4.y stable)' }],
+    history: [
+      {
+        range: '>=5.1 <5.5',
+        observed: { errno: 'EACCES' },
+        behaviour:
+          'Until 05d351102dbe, shmem_mmap() cleared VM_MAYWRITE on private mappings of F_SEAL_FUTURE_WRITE memfds too, so mprotect back to PROT_WRITE failed with EACCES. Patched 5.3.y/5.4.y stable releases (Dec 2019) pass.',
+        ref: '05d351102dbe "mm, memfd: fix COW issue on MAP_PRIVATE and F_SEAL_FUTURE_WRITE mappings" (5.5; 5.3.y, 5.4.y stable)',
+      },
+    ],
     run: (ctx) => {
       const r = ctx.mmap(ps, R | W, PRIVATE, sealed(ctx, FUTURE_WRITE))
       ctx.setup(native.raw.mprotect(r, 0, ps, R), 'mprotect(PROT_READ)')
@@ -299,12 +326,21 @@ const futureWrite: Clause[] = [
   clause({
     id: 'mmap.future-write.private-cow-across-fork',
     catalog: 'seal.future-write.private-cow',
-    statement: 'fork(2): "The child process and the parent process run in separate memory spaces. At the time of fork() both memory spaces have the same content. Memory writes, file mappings (mmap(2)), and unmappings (munmap(2)) performed by one of the processes do not affect the other." (A private mapping of a F_SEAL_FUTURE_WRITE memfd: the parent stores 0x16, a forked child stores 0x21.)',
+    statement:
+      'fork(2): "The child process and the parent process run in separate memory spaces. At the time of fork() both memory spaces have the same content. Memory writes, file mappings (mmap(2)), and unmappings (munmap(2)) performed by one of the processes do not affect the other." (A private mapping of a F_SEAL_FUTURE_WRITE memfd: the parent stores 0x16, a forked child stores 0x21.)',
     source: { doc: 'fork(2)', section: 'DESCRIPTION', url: 'https://man7.org/linux/man-pages/man2/fork.2.html' },
     since: '5.5',
     needs: ['futureWrite'],
     expect: { parent: 0x16, file: 0 },
-    history: [{ range: '>=5.1 <5.5', observed: { parent: 0x21, file: 0 }, behaviour: 'Until 05d351102dbe, a private mapping of a F_SEAL_FUTURE_WRITE memfd lost VM_MAYWRITE and with it copy-on-write at fork: parent and child shared the page, so the child\'s store showed in the parent. Patched 5.3.y/5.4.y stable releases (Dec 2019) pass.', ref: '05d351102dbe "mm, memfd: fix COW issue on MAP_PRIVATE and F_SEAL_FUTURE_WRITE mappings"; memfd_test.c mfd_assert_fork_private_write' }],
+    history: [
+      {
+        range: '>=5.1 <5.5',
+        observed: { parent: 0x21, file: 0 },
+        behaviour:
+          "Until 05d351102dbe, a private mapping of a F_SEAL_FUTURE_WRITE memfd lost VM_MAYWRITE and with it copy-on-write at fork: parent and child shared the page, so the child's store showed in the parent. Patched 5.3.y/5.4.y stable releases (Dec 2019) pass.",
+        ref: '05d351102dbe "mm, memfd: fix COW issue on MAP_PRIVATE and F_SEAL_FUTURE_WRITE mappings"; memfd_test.c mfd_assert_fork_private_write',
+      },
+    ],
     run: (ctx) => {
       const fd = sealed(ctx, FUTURE_WRITE)
       const r = ctx.mmap(ps, R | W, PRIVATE, fd)
@@ -328,8 +364,18 @@ const hugetlb: Clause[] = [
     needs: ['hugetlb', 'allowSealing', 'futureWrite'],
     expect: { errno: 'EPERM' },
     history: [
-      { range: '<6.1', observed: { errno: 'ENOMEM' }, behaviour: 'Before the fix hugetlbfs_file_mmap() ignored F_SEAL_FUTURE_WRITE; with no free huge pages the reservation fails with ENOMEM.', ref: HUGE_FIX },
-      { range: '<6.1', observed: { ret: 0 }, behaviour: 'Before the fix hugetlbfs_file_mmap() ignored F_SEAL_FUTURE_WRITE; with a huge page pool the writable shared mapping is created.', ref: HUGE_FIX },
+      {
+        range: '<6.1',
+        observed: { errno: 'ENOMEM' },
+        behaviour: 'Before the fix hugetlbfs_file_mmap() ignored F_SEAL_FUTURE_WRITE; with no free huge pages the reservation fails with ENOMEM.',
+        ref: HUGE_FIX,
+      },
+      {
+        range: '<6.1',
+        observed: { ret: 0 },
+        behaviour: 'Before the fix hugetlbfs_file_mmap() ignored F_SEAL_FUTURE_WRITE; with a huge page pool the writable shared mapping is created.',
+        ref: HUGE_FIX,
+      },
     ],
     run: (ctx) => {
       const { fd, huge } = hugeSealed(ctx, FUTURE_WRITE)
@@ -370,7 +416,15 @@ const hugetlb: Clause[] = [
     since: '6.1',
     needs: ['hugetlb', 'allowSealing', 'futureWrite'],
     expect: { errno: 'EACCES' },
-    history: [{ range: '<6.1', observed: { ret: 0 }, behaviour: 'Before the fix hugetlbfs_file_mmap() did not clear VM_MAYWRITE for F_SEAL_FUTURE_WRITE, so the read-only shared mapping could be made writable.', ref: HUGE_FIX }],
+    history: [
+      {
+        range: '<6.1',
+        observed: { ret: 0 },
+        behaviour:
+          'Before the fix hugetlbfs_file_mmap() did not clear VM_MAYWRITE for F_SEAL_FUTURE_WRITE, so the read-only shared mapping could be made writable.',
+        ref: HUGE_FIX,
+      },
+    ],
     run: (ctx) => {
       const { fd, huge } = hugeSealed(ctx, FUTURE_WRITE)
       return mprotect(ctx.mmap(huge, R, SHARED | C.MAP_NORESERVE, fd), R | W, huge)
@@ -380,8 +434,10 @@ const hugetlb: Clause[] = [
 
 // Huge page lengths (mmap(2) "Huge page (Huge TLB) mappings"; admin-guide/mm/hugetlbpage.rst). No pool is
 // needed: the mappings are MAP_NORESERVE and never touched, and munmap does not allocate.
-const HUGE_TLB = 'mmap(2), Huge page (Huge TLB) mappings: For mmap(), offset must be a multiple of the underlying huge page size. The system automatically aligns length to be a multiple of the underlying huge page size. For munmap(), addr, and length must both be a multiple of the underlying huge page size.'
-const HUGE_DOC = 'hugetlbpage.rst: Syscalls that operate on memory backed by hugetlb pages only have their lengths aligned to the native page size of the processor; they will normally fail with errno set to EINVAL or exclude hugetlb pages that extend beyond the length if not hugepage aligned. For example, munmap(2) will fail if memory is backed by a hugetlb page and the length is smaller than the hugepage size.'
+const HUGE_TLB =
+  'mmap(2), Huge page (Huge TLB) mappings: For mmap(), offset must be a multiple of the underlying huge page size. The system automatically aligns length to be a multiple of the underlying huge page size. For munmap(), addr, and length must both be a multiple of the underlying huge page size.'
+const HUGE_DOC =
+  'hugetlbpage.rst: Syscalls that operate on memory backed by hugetlb pages only have their lengths aligned to the native page size of the processor; they will normally fail with errno set to EINVAL or exclude hugetlb pages that extend beyond the length if not hugepage aligned. For example, munmap(2) will fail if memory is backed by a hugetlb page and the length is smaller than the hugepage size.'
 const hugeSource = man('mmap', 'Huge page (Huge TLB) mappings')
 
 /** mmap of `length` bytes of a one-huge-page hugetlbfs memfd, read-only, shared, MAP_NORESERVE. */
@@ -398,7 +454,7 @@ function hugeAtOffset(ctx: Ctx, offset: (huge: number) => number): Observation {
 
 /** The mapping as the clause's region: it must exist, and is released as a whole huge page. */
 function wholePage(ctx: Ctx, r: RawRegion | number, huge: number): RawRegion {
-  if (typeof r === 'number') throw new SetupError(`mmap of a hugetlbfs memfd failed: ${ctx.mapOutcome(r).errno}`)
+  if (typeof r === 'number') throw new SetupError(`mmap of a hugetlbfs memfd failed: ${errnoName(r)}`)
   ctx.forget(r)
   ctx.adopt(r, huge)
   return r

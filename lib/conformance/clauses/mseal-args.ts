@@ -111,7 +111,12 @@ export const argClauses: Clause[] = [
     id: 'mseal.splits-vma',
     statement: 'Not documented; the code seals exactly the requested pages, splitting a VMA that the range covers only in part.',
     source: rst('mseal syscall signature'),
-    expect: { vmas: [[0, 2, true], [2, 4, false]] },
+    expect: {
+      vmas: [
+        [0, 2, true],
+        [2, 4, false],
+      ],
+    },
     run(ctx) {
       const r = anon(ctx, 4)
       seal(ctx, r, 0, 2)
@@ -137,7 +142,18 @@ export const argClauses: Clause[] = [
     source: rst('Blocked mm syscall for sealed mapping'),
     // The selftest's layout after each step, as [first page, end page, sealed] of the VMA it looks at.
     expect: {
-      steps: [[1, 23, false], [1, 2, true], [2, 23, false], [22, 23, true], [2, 22, false], [1, 3, true], [21, 23, true], [1, 4, true], [20, 23, true], [1, 23, true]],
+      steps: [
+        [1, 23, false],
+        [1, 2, true],
+        [2, 23, false],
+        [22, 23, true],
+        [2, 22, false],
+        [1, 3, true],
+        [21, 23, true],
+        [1, 4, true],
+        [20, 23, true],
+        [1, 23, true],
+      ],
       munmap: 'EPERM',
       mprotect: 'EPERM',
     },
@@ -264,12 +280,14 @@ export const argClauses: Clause[] = [
       doc: 'mseal.rst: "The start address must be in an allocated VMA" … "-ENOMEM: The start address (addr) is not allocated."',
       kernel: 'do_mseal() returns 0 when end == start, before it looks for VMAs, so len 0 succeeds at any page-aligned address (mm/mseal.c).',
     },
-    history: [{
-      range: '>=6.10',
-      observed: { ret: 0 },
-      behaviour: 'len == 0 returns 0 before the VMA walk, even where nothing is mapped.',
-      ref: 'mm/mseal.c do_mseal(): "if (end == start) return 0;"',
-    }],
+    history: [
+      {
+        range: '>=6.10',
+        observed: { ret: 0 },
+        behaviour: 'len == 0 returns 0 before the VMA walk, even where nothing is mapped.',
+        ref: 'mm/mseal.c do_mseal(): "if (end == start) return 0;"',
+      },
+    ],
     run(ctx) {
       return outcome(ctx.raw.msealAt(UNMAPPED_LOW, 0, 0))
     },

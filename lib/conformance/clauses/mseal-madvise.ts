@@ -39,9 +39,7 @@ function discardClauses(a: Advice): Clause[] {
   const refused = clause({
     id: `mseal.madv-${a.slug}-ro-anon-eperm`,
     catalog: `mseal.madv-*-ro-anon-eperm${a.slug === 'dontneed' ? '; §9.3 test_seal_discard_ro_anon' : ''}`,
-    statement: a.listed
-      ? `${DOC.blocked} ${DOC.discard}`
-      : `${DOC.blocked} (${a.name} is not in the list, so the documentation does not block it.)`,
+    statement: a.listed ? `${DOC.blocked} ${DOC.discard}` : `${DOC.blocked} (${a.name} is not in the list, so the documentation does not block it.)`,
     source: rst(SECTION),
     since,
     needs,
@@ -54,19 +52,23 @@ function discardClauses(a: Advice): Clause[] {
             doc: 'mseal.rst blocks "some destructive madvise behaviors: MADV_DONTNEED, MADV_FREE, MADV_DONTNEED_LOCKED, MADV_FREE, MADV_DONTFORK, MADV_WIPEONFORK" (MADV_FREE twice; MADV_REMOVE and MADV_GUARD_INSTALL absent).',
             kernel: `The code's discard list (is_madv_discard() ≤6.16, is_discard() in mm/madvise.c since 6.17) also holds ${a.name}: on a sealed read-only private anonymous VMA it fails with EPERM.`,
           },
-          history: [{
-            range: a.since ? `>=${a.since}` : '>=6.10',
-            observed: { errno: 'EPERM' },
-            behaviour: `${a.name} is a discard in the code's list and is refused on sealed read-only anonymous memory; the seal check precedes advice validation.`,
-            ref: a.since ? 'guard regions (6.13) add MADV_GUARD_INSTALL to the discard list; mm/madvise.c is_discard()' : '8be7258aad44 is_madv_discard(); mm/madvise.c is_discard()',
-          }],
+          history: [
+            {
+              range: a.since ? `>=${a.since}` : '>=6.10',
+              observed: { errno: 'EPERM' },
+              behaviour: `${a.name} is a discard in the code's list and is refused on sealed read-only anonymous memory; the seal check precedes advice validation.`,
+              ref: a.since
+                ? 'guard regions (6.13) add MADV_GUARD_INSTALL to the discard list; mm/madvise.c is_discard()'
+                : '8be7258aad44 is_madv_discard(); mm/madvise.c is_discard()',
+            },
+          ],
         }),
     run(ctx) {
       return outcome(ctx.raw.madvise(sealedAnon(ctx, 4), 0, 4 * ctx.ps, ctx.C[a.name]))
     },
   })
   const allowed = clause({
-    id: `mseal.madv-${a.slug}-unsealed-ro-anon-${a.unsealed.errno ? String(a.unsealed.errno).toLowerCase() : 'ok'}`,
+    id: `mseal.madv-${a.slug}-unsealed-ro-anon-${typeof a.unsealed.errno === 'string' ? a.unsealed.errno.toLowerCase() : 'ok'}`,
     catalog: a.slug === 'remove' ? 'madv-remove-unsealed-ro-anon' : undefined,
     statement: `Control for mseal.madv-${a.slug}-ro-anon-eperm: ${a.name} on the same mapping, never sealed.${a.slug === 'remove' ? ' madvise(2): MADV_REMOVE is EINVAL where the mapping is not shared and writable.' : ''}`,
     source: rst(SECTION),
@@ -126,12 +128,15 @@ export const madviseClauses: Clause[] = [
     statement: `${DOC.blocked} (MADV_RANDOM is not destructive and not in the list.)`,
     source: rst(SECTION),
     expect: { ret: 0 },
-    history: [{
-      range: '>=6.10 <6.10.5',
-      observed: { errno: 'EPERM' },
-      behaviour: 'is_madv_discard() tested advice bits (behavior & (MADV_FREE|…)), so MADV_RANDOM, which shares bits with MADV_REMOVE, was refused. Fixed in 6.11 and backported to 6.10.y; the exact 6.10.y release that took the fix is not known here, so this range is an estimate.',
-      ref: 'Pedro Falcato, "mseal: fix is_madv_discard()" (Aug 2024)',
-    }],
+    history: [
+      {
+        range: '>=6.10 <6.10.5',
+        observed: { errno: 'EPERM' },
+        behaviour:
+          'is_madv_discard() tested advice bits (behavior & (MADV_FREE|…)), so MADV_RANDOM, which shares bits with MADV_REMOVE, was refused. Fixed in 6.11 and backported to 6.10.y; the exact 6.10.y release that took the fix is not known here, so this range is an estimate.',
+        ref: 'Pedro Falcato, "mseal: fix is_madv_discard()" (Aug 2024)',
+      },
+    ],
     run(ctx) {
       return outcome(ctx.raw.madvise(sealedAnon(ctx, 4), 0, 4 * ctx.ps, ctx.C.MADV_RANDOM))
     },
@@ -177,12 +182,18 @@ export const madviseClauses: Clause[] = [
       },
     }),
   ),
-  ...allowedDiscard('mseal.madv-dontneed-shared-anon-ro-ok', 'mseal.madv-dontneed-shared-anon-ro-ok; §9.3 test_seal_discard_ro_anon_on_shared',
+  ...allowedDiscard(
+    'mseal.madv-dontneed-shared-anon-ro-ok',
+    'mseal.madv-dontneed-shared-anon-ro-ok; §9.3 test_seal_discard_ro_anon_on_shared',
     `${DOC.discard} (Shared anonymous memory is not private anonymous memory: the discard is allowed. The base seal still refuses munmap.)`,
-    (ctx) => ctx.mmap(4 * ctx.ps, ctx.C.PROT_READ, ctx.C.MAP_SHARED | ctx.C.MAP_ANONYMOUS)),
-  ...allowedDiscard('mseal.madv-dontneed-file-private-ro-ok', 'mseal.madv-dontneed-file-private-ro-ok; §9.3 test_seal_discard_ro_anon_on_filebacked',
+    (ctx) => ctx.mmap(4 * ctx.ps, ctx.C.PROT_READ, ctx.C.MAP_SHARED | ctx.C.MAP_ANONYMOUS),
+  ),
+  ...allowedDiscard(
+    'mseal.madv-dontneed-file-private-ro-ok',
+    'mseal.madv-dontneed-file-private-ro-ok; §9.3 test_seal_discard_ro_anon_on_filebacked',
     `${DOC.discard} (A file-backed mapping is not anonymous memory: the discard is allowed. The base seal still refuses munmap.)`,
-    (ctx) => ctx.mmap(4 * ctx.ps, ctx.C.PROT_READ, ctx.C.MAP_PRIVATE, memfdWith(ctx, 4, 'F'))),
+    (ctx) => ctx.mmap(4 * ctx.ps, ctx.C.PROT_READ, ctx.C.MAP_PRIVATE, memfdWith(ctx, 4, 'F')),
+  ),
   clause({
     id: 'mseal.madv-dontneed-file-private-cowed-ro-allowed',
     statement: `${DOC.discard} The aforementioned behaviors have the potential to modify region contents by discarding pages, effectively performing a memset(0) operation on the anonymous memory.`,
@@ -191,14 +202,17 @@ export const madviseClauses: Clause[] = [
     expect: { errno: 'EPERM', data: 'Z' },
     divergence: {
       doc: 'mseal.rst: destructive madvise is prohibited on anonymous memory "by threads lacking write permissions" because it "can alter region contents by discarding pages".',
-      kernel: 'File-backed VMAs are always exempt (mm/madvise.c can_madvise_modify(): "to avoid issues with … mseal()\'d .text"), so the anonymous COW copy in a sealed read-only MAP_PRIVATE file mapping is discarded and the file data shows through.',
+      kernel:
+        'File-backed VMAs are always exempt (mm/madvise.c can_madvise_modify(): "to avoid issues with … mseal()\'d .text"), so the anonymous COW copy in a sealed read-only MAP_PRIVATE file mapping is discarded and the file data shows through.',
     },
-    history: [{
-      range: '>=6.10',
-      observed: { ret: 0, data: 'F' },
-      behaviour: 'MADV_DONTNEED on a sealed read-only MAP_PRIVATE file mapping succeeds and drops the private copy: the page reads the file content again.',
-      ref: 'mm/madvise.c can_madvise_modify() comment (6.17); C-MSEAL-6.12 is_ro_anon()',
-    }],
+    history: [
+      {
+        range: '>=6.10',
+        observed: { ret: 0, data: 'F' },
+        behaviour: 'MADV_DONTNEED on a sealed read-only MAP_PRIVATE file mapping succeeds and drops the private copy: the page reads the file content again.',
+        ref: 'mm/madvise.c can_madvise_modify() comment (6.17); C-MSEAL-6.12 is_ro_anon()',
+      },
+    ],
     run(ctx) {
       const fd = memfdWith(ctx, 1, 'F')
       const r = ctx.mmap(ctx.ps, ctx.C.PROT_READ | ctx.C.PROT_WRITE, ctx.C.MAP_PRIVATE, fd)
@@ -213,18 +227,21 @@ export const madviseClauses: Clause[] = [
     id: 'mseal.madvise-partial',
     divergence: {
       doc: 'mseal.rst as published for 6.10 and 6.11 (docs.kernel.org/6.11): blocked calls fail with EPERM and "the given memory range is unmodified, i.e. no partial update"; it lists mprotect, pkey_mprotect and the destructive madvise calls as blocked without mentioning partial updates.',
-      kernel: 'Since 6.12 the seal checks run per VMA inside mprotect and madvise, so the VMAs before the sealed one are already changed when EPERM returns; the current mseal.rst says "partial update might happen" (Pedro Falcato, "mm: Optimize mseal checks").',
+      kernel:
+        'Since 6.12 the seal checks run per VMA inside mprotect and madvise, so the VMAs before the sealed one are already changed when EPERM returns; the current mseal.rst says "partial update might happen" (Pedro Falcato, "mm: Optimize mseal checks").',
     },
     catalog: 'mseal.madvise-partial.*; §9.3 test_seal_discard_across_vmas',
     statement: DOC.partial,
     source: rst(SECTION),
     expect: { errno: 'EPERM', page0: 0 },
-    history: [{
-      range: '>=6.10 <6.12',
-      observed: { errno: 'EPERM', page0: 0x41 },
-      behaviour: 'Before 6.12 can_modify_mm_madv() checked the whole range first, so no page was discarded.',
-      ref: 'Pedro Falcato, "mseal: Replace can_modify_mm_madv with a vma variant" (6.12)',
-    }],
+    history: [
+      {
+        range: '>=6.10 <6.12',
+        observed: { errno: 'EPERM', page0: 0x41 },
+        behaviour: 'Before 6.12 can_modify_mm_madv() checked the whole range first, so no page was discarded.',
+        ref: 'Pedro Falcato, "mseal: Replace can_modify_mm_madv with a vma variant" (6.12)',
+      },
+    ],
     run(ctx) {
       const r = anon(ctx, 3, ctx.C.PROT_READ | ctx.C.PROT_WRITE)
       fill(ctx, r, [0, 1, 2])

@@ -14,7 +14,6 @@ const MREMAP_STATEMENT =
   'in the address space, therefore allowing replacement with a new mapping with new set of attributes, or can ' +
   'overwrite the existing mapping with another mapping.'
 
-
 const ANON = (ctx: Ctx): number => ctx.C.MAP_PRIVATE | ctx.C.MAP_ANONYMOUS
 
 /** mmap over region r (page 0) with `flags`: { errno } or { ret: 0, atHint }. */
@@ -42,37 +41,49 @@ function hole(ctx: Ctx, pages: number): RawRegion {
 }
 
 const mmapClauses: Clause[] = [
-  ...pair(['mseal.mmap-fixed-over-eperm', 'mseal.mmap-fixed-over-unsealed-ok'], {
-    catalog: 'mseal.mmap-fixed-over-eperm; §9.3 test_seal_mmap_overwrite_prot',
-    statement: `${DOC.blocked} (mseal.c: "Modifying a VMA via mmap(MAP_FIXED)".)`,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0, atHint: true },
-  }, (ctx, sealed) => {
-    const r = anon(ctx, 1)
-    if (sealed) seal(ctx, r, 0, 1)
-    return mapOver(ctx, r, 1, ctx.C.PROT_NONE, ANON(ctx) | ctx.C.MAP_FIXED)
-  }),
-  ...pair(['mseal.mmap-fixed-expand-eperm', 'mseal.mmap-fixed-expand-unsealed-ok'], {
-    catalog: '§9.3 test_seal_mmap_expand',
-    statement: DOC.blocked,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0, atHint: true },
-  }, (ctx, sealed) => {
-    const r = anon(ctx, 12)
-    unmap(ctx, r, 8, 4)
-    if (sealed) seal(ctx, r, 0, 8)
-    return mapOver(ctx, r, 12, ctx.C.PROT_READ, ANON(ctx) | ctx.C.MAP_FIXED)
-  }),
-  ...pair(['mseal.mmap-fixed-shrink-eperm', 'mseal.mmap-fixed-shrink-unsealed-ok'], {
-    catalog: '§9.3 test_seal_mmap_shrink',
-    statement: DOC.blocked,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0, atHint: true },
-  }, (ctx, sealed) => {
-    const r = anon(ctx, 12)
-    if (sealed) seal(ctx, r, 0, 12)
-    return mapOver(ctx, r, 8, ctx.C.PROT_READ, ANON(ctx) | ctx.C.MAP_FIXED)
-  }),
+  ...pair(
+    ['mseal.mmap-fixed-over-eperm', 'mseal.mmap-fixed-over-unsealed-ok'],
+    {
+      catalog: 'mseal.mmap-fixed-over-eperm; §9.3 test_seal_mmap_overwrite_prot',
+      statement: `${DOC.blocked} (mseal.c: "Modifying a VMA via mmap(MAP_FIXED)".)`,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0, atHint: true },
+    },
+    (ctx, sealed) => {
+      const r = anon(ctx, 1)
+      if (sealed) seal(ctx, r, 0, 1)
+      return mapOver(ctx, r, 1, ctx.C.PROT_NONE, ANON(ctx) | ctx.C.MAP_FIXED)
+    },
+  ),
+  ...pair(
+    ['mseal.mmap-fixed-expand-eperm', 'mseal.mmap-fixed-expand-unsealed-ok'],
+    {
+      catalog: '§9.3 test_seal_mmap_expand',
+      statement: DOC.blocked,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0, atHint: true },
+    },
+    (ctx, sealed) => {
+      const r = anon(ctx, 12)
+      unmap(ctx, r, 8, 4)
+      if (sealed) seal(ctx, r, 0, 8)
+      return mapOver(ctx, r, 12, ctx.C.PROT_READ, ANON(ctx) | ctx.C.MAP_FIXED)
+    },
+  ),
+  ...pair(
+    ['mseal.mmap-fixed-shrink-eperm', 'mseal.mmap-fixed-shrink-unsealed-ok'],
+    {
+      catalog: '§9.3 test_seal_mmap_shrink',
+      statement: DOC.blocked,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0, atHint: true },
+    },
+    (ctx, sealed) => {
+      const r = anon(ctx, 12)
+      if (sealed) seal(ctx, r, 0, 12)
+      return mapOver(ctx, r, 8, ctx.C.PROT_READ, ANON(ctx) | ctx.C.MAP_FIXED)
+    },
+  ),
   clause({
     id: 'mseal.mmap-fixed-partial-overlap-eperm',
     statement: `${DOC.blocked} ${DOC.mmapUndefined}`,
@@ -99,7 +110,8 @@ const mmapClauses: Clause[] = [
   }),
   clause({
     id: 'mseal.mmap-fixed-noreplace-eexist',
-    statement: 'mmap(2): "If the requested range would collide with an existing mapping, then this call fails with the error EEXIST." Not a seal error: MAP_FIXED_NOREPLACE never replaces, sealed or not.',
+    statement:
+      'mmap(2): "If the requested range would collide with an existing mapping, then this call fails with the error EEXIST." Not a seal error: MAP_FIXED_NOREPLACE never replaces, sealed or not.',
     source: { doc: 'mmap(2)', section: 'MAP_FIXED_NOREPLACE', url: 'https://man7.org/linux/man-pages/man2/mmap.2.html' },
     expect: { errno: 'EEXIST' },
     run(ctx) {
@@ -110,7 +122,8 @@ const mmapClauses: Clause[] = [
   }),
   clause({
     id: 'mseal.mmap-hint-relocates',
-    statement: 'Not documented for sealed mappings; without MAP_FIXED the address is only a hint (mmap(2)), so the kernel places the new mapping elsewhere and the sealed one is untouched.',
+    statement:
+      'Not documented for sealed mappings; without MAP_FIXED the address is only a hint (mmap(2)), so the kernel places the new mapping elsewhere and the sealed one is untouched.',
     source: { doc: 'mmap(2)', section: 'DESCRIPTION', url: 'https://man7.org/linux/man-pages/man2/mmap.2.html' },
     expect: { ret: 0, atHint: false, page0: 'r--p' },
     run(ctx) {
@@ -122,98 +135,130 @@ const mmapClauses: Clause[] = [
 ]
 
 const mremapClauses: Clause[] = [
-  ...pair(['mseal.mremap-shrink-eperm', 'mseal.mremap-shrink-unsealed-ok'], {
-    catalog: 'mseal.mremap-shrink-eperm; §9.3 test_seal_mremap_shrink',
-    statement: MREMAP_STATEMENT,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0 },
-  }, (ctx, sealed) => {
-    const r = anon(ctx, 4)
-    if (sealed) seal(ctx, r, 0, 4)
-    return remap(ctx, r, 4, 2, 0)
-  }),
-  ...pair(['mseal.mremap-expand-eperm', 'mseal.mremap-expand-unsealed-ok'], {
-    catalog: 'mseal.mremap-expand-eperm; §9.3 test_seal_mremap_expand',
-    statement: `${MREMAP_STATEMENT} (mseal.c: "Size expansion, via mremap()".)`,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0, atTarget: true },
-  }, (ctx, sealed) => {
-    const r = anon(ctx, 4)
-    unmap(ctx, r, 2, 2)
-    if (sealed) seal(ctx, r, 0, 2)
-    const out = remap(ctx, r, 2, 4, 0)
-    // in-place growth: the selftest checks that the result is ptr itself
-    return 'ret' in out ? { ret: 0, atTarget: ctx.raw.vma(r, 3 * ctx.ps) !== null } : out
-  }),
-  ...pair(['mseal.mremap-move-out-eperm', 'mseal.mremap-move-out-unsealed-ok'], {
-    catalog: 'mseal.mremap-move-out-eperm; §9.3 test_seal_mremap_move',
-    statement: MREMAP_STATEMENT,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0, atTarget: true },
-  }, (ctx, sealed) => {
-    const r = anon(ctx, 1)
-    const target = hole(ctx, 1)
-    if (sealed) seal(ctx, r, 0, 1)
-    return remap(ctx, r, 1, 1, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
-  }),
-  ...pair(['mseal.mremap-shrink-fixed-eperm', 'mseal.mremap-shrink-fixed-unsealed-ok'], {
-    catalog: '§9.3 test_seal_mremap_shrink_fixed',
-    statement: MREMAP_STATEMENT,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0, atTarget: true },
-  }, (ctx, sealed) => {
-    const r = anon(ctx, 4)
-    const target = anon(ctx, 4)
-    if (sealed) seal(ctx, r, 0, 4)
-    return remap(ctx, r, 4, 2, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
-  }),
-  ...pair(['mseal.mremap-expand-into-sealed-eperm', 'mseal.mremap-expand-fixed-unsealed-ok'], {
-    catalog: 'mseal.mremap-move-into-sealed-eperm; §9.3 test_seal_mremap_expand_fixed',
-    statement: `${MREMAP_STATEMENT} (mseal.c: "Moving or expanding a different vma into the current location, via mremap()".)`,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0, atTarget: true },
-  }, (ctx, sealed) => {
-    const r = anon(ctx, 1)
-    const target = anon(ctx, 4)
-    if (sealed) seal(ctx, target, 0, 4)
-    return remap(ctx, r, 1, 4, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
-  }),
-  ...pair(['mseal.mremap-move-into-sealed-eperm', 'mseal.mremap-move-fixed-unsealed-ok'], {
-    catalog: 'mseal.mremap-move-into-sealed-eperm; §9.3 test_seal_mremap_move_fixed',
-    statement: `${MREMAP_STATEMENT} (mseal.c: "Moving or expanding a different vma into the current location, via mremap()".)`,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0, atTarget: true },
-  }, (ctx, sealed) => {
-    const r = anon(ctx, 4)
-    const target = anon(ctx, 4)
-    if (sealed) seal(ctx, target, 0, 4)
-    return remap(ctx, r, 4, 4, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
-  }),
-  ...pair(['mseal.mremap-dontunmap-eperm', 'mseal.mremap-dontunmap-unsealed-ok'], {
-    catalog: 'mseal.mremap-dontunmap-eperm; §9.3 test_seal_mremap_move_dontunmap',
-    statement: MREMAP_STATEMENT,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0 },
-  }, (ctx, sealed) => {
-    const r = anon(ctx, 4)
-    if (sealed) seal(ctx, r, 0, 4)
-    return remap(ctx, r, 4, 4, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_DONTUNMAP)
-  }),
-  ...pair(['mseal.mremap-dontunmap-anyaddr-eperm', 'mseal.mremap-dontunmap-anyaddr-unsealed-ok'], {
-    catalog: '§9.3 test_seal_mremap_move_dontunmap_anyaddr',
-    statement: MREMAP_STATEMENT,
-    refused: { errno: 'EPERM' },
-    allowed: { ret: 0, atTarget: true },
-  }, (ctx, sealed): Observation => {
-    const r = anon(ctx, 4)
-    if (sealed) seal(ctx, r, 0, 4)
-    const free = hole(ctx, 4)
-    // Without MREMAP_FIXED the new address is a hint; a free hint is taken as it is.
-    const m = ctx.raw.mremap(r, 0, 4 * ctx.ps, 4 * ctx.ps, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_DONTUNMAP, free, 0)
-    if (typeof m === 'number') return { errno: errnoName(m) }
-    ctx.adopt(m, 4 * ctx.ps)
-    return { ret: 0, atTarget: ctx.raw.distance(free, m) === 0 }
-  }),
+  ...pair(
+    ['mseal.mremap-shrink-eperm', 'mseal.mremap-shrink-unsealed-ok'],
+    {
+      catalog: 'mseal.mremap-shrink-eperm; §9.3 test_seal_mremap_shrink',
+      statement: MREMAP_STATEMENT,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0 },
+    },
+    (ctx, sealed) => {
+      const r = anon(ctx, 4)
+      if (sealed) seal(ctx, r, 0, 4)
+      return remap(ctx, r, 4, 2, 0)
+    },
+  ),
+  ...pair(
+    ['mseal.mremap-expand-eperm', 'mseal.mremap-expand-unsealed-ok'],
+    {
+      catalog: 'mseal.mremap-expand-eperm; §9.3 test_seal_mremap_expand',
+      statement: `${MREMAP_STATEMENT} (mseal.c: "Size expansion, via mremap()".)`,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0, atTarget: true },
+    },
+    (ctx, sealed) => {
+      const r = anon(ctx, 4)
+      unmap(ctx, r, 2, 2)
+      if (sealed) seal(ctx, r, 0, 2)
+      const out = remap(ctx, r, 2, 4, 0)
+      // in-place growth: the selftest checks that the result is ptr itself
+      return 'ret' in out ? { ret: 0, atTarget: ctx.raw.vma(r, 3 * ctx.ps) !== null } : out
+    },
+  ),
+  ...pair(
+    ['mseal.mremap-move-out-eperm', 'mseal.mremap-move-out-unsealed-ok'],
+    {
+      catalog: 'mseal.mremap-move-out-eperm; §9.3 test_seal_mremap_move',
+      statement: MREMAP_STATEMENT,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0, atTarget: true },
+    },
+    (ctx, sealed) => {
+      const r = anon(ctx, 1)
+      const target = hole(ctx, 1)
+      if (sealed) seal(ctx, r, 0, 1)
+      return remap(ctx, r, 1, 1, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
+    },
+  ),
+  ...pair(
+    ['mseal.mremap-shrink-fixed-eperm', 'mseal.mremap-shrink-fixed-unsealed-ok'],
+    {
+      catalog: '§9.3 test_seal_mremap_shrink_fixed',
+      statement: MREMAP_STATEMENT,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0, atTarget: true },
+    },
+    (ctx, sealed) => {
+      const r = anon(ctx, 4)
+      const target = anon(ctx, 4)
+      if (sealed) seal(ctx, r, 0, 4)
+      return remap(ctx, r, 4, 2, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
+    },
+  ),
+  ...pair(
+    ['mseal.mremap-expand-into-sealed-eperm', 'mseal.mremap-expand-fixed-unsealed-ok'],
+    {
+      catalog: 'mseal.mremap-move-into-sealed-eperm; §9.3 test_seal_mremap_expand_fixed',
+      statement: `${MREMAP_STATEMENT} (mseal.c: "Moving or expanding a different vma into the current location, via mremap()".)`,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0, atTarget: true },
+    },
+    (ctx, sealed) => {
+      const r = anon(ctx, 1)
+      const target = anon(ctx, 4)
+      if (sealed) seal(ctx, target, 0, 4)
+      return remap(ctx, r, 1, 4, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
+    },
+  ),
+  ...pair(
+    ['mseal.mremap-move-into-sealed-eperm', 'mseal.mremap-move-fixed-unsealed-ok'],
+    {
+      catalog: 'mseal.mremap-move-into-sealed-eperm; §9.3 test_seal_mremap_move_fixed',
+      statement: `${MREMAP_STATEMENT} (mseal.c: "Moving or expanding a different vma into the current location, via mremap()".)`,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0, atTarget: true },
+    },
+    (ctx, sealed) => {
+      const r = anon(ctx, 4)
+      const target = anon(ctx, 4)
+      if (sealed) seal(ctx, target, 0, 4)
+      return remap(ctx, r, 4, 4, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_FIXED, target)
+    },
+  ),
+  ...pair(
+    ['mseal.mremap-dontunmap-eperm', 'mseal.mremap-dontunmap-unsealed-ok'],
+    {
+      catalog: 'mseal.mremap-dontunmap-eperm; §9.3 test_seal_mremap_move_dontunmap',
+      statement: MREMAP_STATEMENT,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0 },
+    },
+    (ctx, sealed) => {
+      const r = anon(ctx, 4)
+      if (sealed) seal(ctx, r, 0, 4)
+      return remap(ctx, r, 4, 4, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_DONTUNMAP)
+    },
+  ),
+  ...pair(
+    ['mseal.mremap-dontunmap-anyaddr-eperm', 'mseal.mremap-dontunmap-anyaddr-unsealed-ok'],
+    {
+      catalog: '§9.3 test_seal_mremap_move_dontunmap_anyaddr',
+      statement: MREMAP_STATEMENT,
+      refused: { errno: 'EPERM' },
+      allowed: { ret: 0, atTarget: true },
+    },
+    (ctx, sealed): Observation => {
+      const r = anon(ctx, 4)
+      if (sealed) seal(ctx, r, 0, 4)
+      const free = hole(ctx, 4)
+      // Without MREMAP_FIXED the new address is a hint; a free hint is taken as it is.
+      const m = ctx.raw.mremap(r, 0, 4 * ctx.ps, 4 * ctx.ps, ctx.C.MREMAP_MAYMOVE | ctx.C.MREMAP_DONTUNMAP, free, 0)
+      if (typeof m === 'number') return { errno: errnoName(m) }
+      ctx.adopt(m, 4 * ctx.ps)
+      return { ret: 0, atTarget: ctx.raw.distance(free, m) === 0 }
+    },
+  ),
   clause({
     id: 'mseal.mremap-same-size-nomove',
     statement: `${DOC.blocked} Not documented for a same-size mremap without MREMAP_MAYMOVE (a no-op); the code refuses it too (check_prep_vma → -EPERM on 6.18).`,
@@ -227,7 +272,8 @@ const mremapClauses: Clause[] = [
   }),
   clause({
     id: 'mseal.mlock-allowed',
-    statement: 'Not documented; mlock(2) is not in the blocked list ("Blocked mm syscall: munmap, mmap, mremap, mprotect and pkey_mprotect, some destructive madvise behaviors"), and the code does not check the seal.',
+    statement:
+      'Not documented; mlock(2) is not in the blocked list ("Blocked mm syscall: munmap, mmap, mremap, mprotect and pkey_mprotect, some destructive madvise behaviors"), and the code does not check the seal.',
     source: rst(BLOCKED),
     expect: { ret: 0 },
     run(ctx) {

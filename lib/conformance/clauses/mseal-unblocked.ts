@@ -11,7 +11,7 @@ import type { Clause, Observation } from '../types'
 import type { RawRegion } from '../../native'
 import { DOC, MSEAL_URL, anon, byteAt, clause, rst, seal, sealedAnon } from './mseal-common'
 
-const NOT_BLOCKED = 'mseal doesn\'t block'
+const NOT_BLOCKED = "mseal doesn't block"
 
 /**
  * CONFIG_MSEAL_SYSTEM_MAPPINGS from the running kernel's configuration: /proc/config.gz, else
@@ -63,15 +63,19 @@ const SYSMAP_STATEMENT =
 export const unblockedClauses: Clause[] = [
   clause({
     id: 'mseal.proc-self-mem-write-allowed',
-    statement: 'Those cases are: Write to read-only memory through /proc/self/mem interface (FOLL_FORCE). (Checked beside an unsealed read-only control page: mseal must not change the answer.)',
+    statement:
+      'Those cases are: Write to read-only memory through /proc/self/mem interface (FOLL_FORCE). (Checked beside an unsealed read-only control page: mseal must not change the answer.)',
     source: rst(NOT_BLOCKED),
     expect: { sealed: { ret: 1, data: 'X' }, unsealed: { ret: 1, data: 'X' } },
-    history: [{
-      range: '>=6.12',
-      observed: { sealed: { errno: 'EIO', data: '\u0000' }, unsealed: { errno: 'EIO', data: '\u0000' } },
-      behaviour: 'Since 6.12 the kernel can refuse forced /proc/pid/mem writes (CONFIG_PROC_MEM_NO_FORCE / CONFIG_PROC_MEM_FORCE_PTRACE, or proc_mem.force_override=never|ptrace on the command line); Debian\'s 7.x kernels do so for a process that is not its own ptracer. The unsealed control fails the same way, so mseal is not what refuses the write.',
-      ref: '41e8149c8892 "proc: add config & param to block forcing mem writes" (6.12)',
-    }],
+    history: [
+      {
+        range: '>=6.12',
+        observed: { sealed: { errno: 'EIO', data: '\u0000' }, unsealed: { errno: 'EIO', data: '\u0000' } },
+        behaviour:
+          "Since 6.12 the kernel can refuse forced /proc/pid/mem writes (CONFIG_PROC_MEM_NO_FORCE / CONFIG_PROC_MEM_FORCE_PTRACE, or proc_mem.force_override=never|ptrace on the command line); Debian's 7.x kernels do so for a process that is not its own ptracer. The unsealed control fails the same way, so mseal is not what refuses the write.",
+        ref: '41e8149c8892 "proc: add config & param to block forcing mem writes" (6.12)',
+      },
+    ],
     run(ctx) {
       const write = (r: RawRegion) => {
         const ret = ctx.raw.procMemWrite(r, 0, Buffer.from('X'))
@@ -83,7 +87,8 @@ export const unblockedClauses: Clause[] = [
   }),
   clause({
     id: 'mseal.does-not-freeze-contents',
-    statement: 'In a nutshell, mseal blocks certain mm syscall from modifying some of VMA\'s attributes, such as protection bits (RWX). Sealed mappings doesn\'t mean the memory is immutable.',
+    statement:
+      "In a nutshell, mseal blocks certain mm syscall from modifying some of VMA's attributes, such as protection bits (RWX). Sealed mappings doesn't mean the memory is immutable.",
     source: rst(NOT_BLOCKED),
     expect: { data: 'W' },
     run(ctx) {

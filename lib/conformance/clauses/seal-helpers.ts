@@ -7,7 +7,7 @@ import { constants as fsc, existsSync, fstatSync, ftruncateSync, mkdtempSync, op
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { constants as C, native } from '../../native'
-import { Ctx, SetupError, outcome } from '../ctx'
+import { type Ctx, SetupError, outcome } from '../ctx'
 import type { Observation, Source } from '../types'
 
 const MAN = 'https://man7.org/linux/man-pages/man2'
@@ -115,7 +115,11 @@ export function nonShmemFile(ctx: Ctx): number {
 export function tmpfsFile(ctx: Ctx): number {
   const mounts = (() => {
     try {
-      return readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'tmpfs').map((f) => f[1]!)
+      return readFileSync('/proc/self/mounts', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' '))
+        .filter((f) => f[2] === 'tmpfs')
+        .map((f) => f[1]!)
     } catch {
       return []
     }

@@ -3,11 +3,29 @@
  * FUTURE_WRITE on write, truncate, open(O_TRUNC) and fallocate (catalog §4, §5.1–5.4, §6, §8).
  * How seals meet mmap and mprotect is in mmap.ts.
  */
+import { errnoName } from '../../errors'
 import { ftruncateSync, truncateSync, writeSync } from 'node:fs'
 import { constants as C, native } from '../../native'
 import { attempt, outcome } from '../ctx'
 import type { Clause, Observation } from '../types'
-import { addInChild, addOutcome, addSeals, dup, fifo, getOutcome, hugePageSize, man, nonShmemFile, openOutcome, ps, resize, seals, sealed, sealsOf, tmpfsFile } from './seal-helpers'
+import {
+  addInChild,
+  addOutcome,
+  addSeals,
+  dup,
+  fifo,
+  getOutcome,
+  hugePageSize,
+  man,
+  nonShmemFile,
+  openOutcome,
+  ps,
+  resize,
+  seals,
+  sealed,
+  sealsOf,
+  tmpfsFile,
+} from './seal-helpers'
 
 const { F_SEAL_SEAL: SEAL, F_SEAL_SHRINK: SHRINK, F_SEAL_GROW: GROW, F_SEAL_WRITE: WRITE, F_SEAL_FUTURE_WRITE: FUTURE_WRITE } = C
 const RW_SHARED = [C.PROT_READ | C.PROT_WRITE, C.MAP_SHARED] as const
@@ -17,18 +35,25 @@ const clause = (c: Omit<Clause, 'area'>): Clause => ({ area: 'seal', ...c })
 
 // The documentation's own words (F_ADD_SEALS(2const); fcntl(2) "File seals" in man-pages before 6.10).
 const Q = {
-  otherFs: 'Currently, file seals can be applied only to a file descriptor returned by memfd_create(2) (if the MFD_ALLOW_SEALING was employed). On other filesystems, all fcntl() operations that operate on seals will return EINVAL.',
+  otherFs:
+    'Currently, file seals can be applied only to a file descriptor returned by memfd_create(2) (if the MFD_ALLOW_SEALING was employed). On other filesystems, all fcntl() operations that operate on seals will return EINVAL.',
   getEinval: 'F_GET_SEALS: If the file does not support sealing, -1 is returned and errno is set to EINVAL.',
   unknownBit: 'EINVAL: op is F_ADD_SEALS and arg includes an unrecognized sealing bit.',
-  writable: 'In order to place a seal, the file descriptor fd must be writable. EPERM: op was F_ADD_SEALS, but fd was not open for writing or the current set of seals on the file already includes F_SEAL_SEAL.',
+  writable:
+    'In order to place a seal, the file descriptor fd must be writable. EPERM: op was F_ADD_SEALS, but fd was not open for writing or the current set of seals on the file already includes F_SEAL_SEAL.',
   inode: 'Seals are a property of an inode. Thus, all open file descriptors referring to the same inode share the same set of seals.',
-  sealSeal: 'F_SEAL_SEAL: If this seal is set, any further call to fcntl() with F_ADD_SEALS fails with the error EPERM. Therefore, this seal prevents any modifications to the set of seals itself.',
-  shrink: 'F_SEAL_SHRINK: If this seal is set, the file in question cannot be reduced in size. This affects open(2) with the O_TRUNC flag as well as truncate(2) and ftruncate(2). Those calls fail with EPERM if you try to shrink the file in question. Increasing the file size is still possible.',
+  sealSeal:
+    'F_SEAL_SEAL: If this seal is set, any further call to fcntl() with F_ADD_SEALS fails with the error EPERM. Therefore, this seal prevents any modifications to the set of seals itself.',
+  shrink:
+    'F_SEAL_SHRINK: If this seal is set, the file in question cannot be reduced in size. This affects open(2) with the O_TRUNC flag as well as truncate(2) and ftruncate(2). Those calls fail with EPERM if you try to shrink the file in question. Increasing the file size is still possible.',
   grow: 'F_SEAL_GROW: If this seal is set, the size of the file in question cannot be increased. This affects write(2) beyond the end of the file, truncate(2), ftruncate(2), and fallocate(2). These calls fail with EPERM if you use them to increase the file size. If you keep the size or shrink it, those calls still work as expected.',
-  write: 'F_SEAL_WRITE: If this seal is set, you cannot modify the contents of the file. Note that shrinking or growing the size of the file is still possible and allowed. … This seal affects write(2) and fallocate(2) (only in combination with the FALLOC_FL_PUNCH_HOLE flag). Those calls fail with EPERM if this seal is set.',
-  ebusy: 'Using the F_ADD_SEALS operation to set the F_SEAL_WRITE seal fails with EBUSY if any writable, shared mapping exists. Such mappings must be unmapped before you can add this seal.',
+  write:
+    'F_SEAL_WRITE: If this seal is set, you cannot modify the contents of the file. Note that shrinking or growing the size of the file is still possible and allowed. … This seal affects write(2) and fallocate(2) (only in combination with the FALLOC_FL_PUNCH_HOLE flag). Those calls fail with EPERM if this seal is set.',
+  ebusy:
+    'Using the F_ADD_SEALS operation to set the F_SEAL_WRITE seal fails with EBUSY if any writable, shared mapping exists. Such mappings must be unmapped before you can add this seal.',
   aio: 'Furthermore, if there are any asynchronous I/O operations (io_submit(2)) pending on the file, all outstanding writes will be discarded.',
-  futureWrite: 'F_SEAL_FUTURE_WRITE (since Linux 5.1): The effect of this seal is similar to F_SEAL_WRITE, but the contents of the file can still be modified via shared writable mappings that were created prior to the seal being set. … Likewise, an attempt to write to the file via write(2) will fail with EPERM.',
+  futureWrite:
+    'F_SEAL_FUTURE_WRITE (since Linux 5.1): The effect of this seal is similar to F_SEAL_WRITE, but the contents of the file can still be modified via shared writable mappings that were created prior to the seal being set. … Likewise, an attempt to write to the file via write(2) will fail with EPERM.',
 }
 const EPERM_SEAL = 'EPERM: The operation was prevented by a file seal; see fcntl(2).'
 
@@ -75,9 +100,17 @@ const generic: Clause[] = [
     expect: { errno: 'EINVAL' },
     divergence: {
       doc: Q.otherFs,
-      kernel: 'Every shmem inode starts with F_SEAL_SEAL (mm/shmem.c sets info->seals = F_SEAL_SEAL; memfd_create clears it for MFD_ALLOW_SEALING), and mm/memfd.c accepts any shmem file, so F_GET_SEALS on a tmpfs file returns 1 (F_SEAL_SEAL), not EINVAL.',
+      kernel:
+        'Every shmem inode starts with F_SEAL_SEAL (mm/shmem.c sets info->seals = F_SEAL_SEAL; memfd_create clears it for MFD_ALLOW_SEALING), and mm/memfd.c accepts any shmem file, so F_GET_SEALS on a tmpfs file returns 1 (F_SEAL_SEAL), not EINVAL.',
     },
-    history: [{ range: '*', observed: { seals: 1 }, behaviour: 'tmpfs files support the seal fcntls: F_GET_SEALS returns F_SEAL_SEAL, the seal every shmem inode starts with.', ref: 'mm/shmem.c (info->seals = F_SEAL_SEAL); mm/memfd.c memfd_file_seals_ptr() (shmem_file())' }],
+    history: [
+      {
+        range: '*',
+        observed: { seals: 1 },
+        behaviour: 'tmpfs files support the seal fcntls: F_GET_SEALS returns F_SEAL_SEAL, the seal every shmem inode starts with.',
+        ref: 'mm/shmem.c (info->seals = F_SEAL_SEAL); mm/memfd.c memfd_file_seals_ptr() (shmem_file())',
+      },
+    ],
     run: (ctx) => getOutcome(tmpfsFile(ctx)),
   }),
   clause({
@@ -89,9 +122,17 @@ const generic: Clause[] = [
     expect: { errno: 'EINVAL' },
     divergence: {
       doc: Q.otherFs,
-      kernel: 'A tmpfs file is a shmem inode born with F_SEAL_SEAL, so mm/memfd.c memfd_add_seals() finds its seals and refuses the change with EPERM (F_SEAL_SEAL is set), not EINVAL.',
+      kernel:
+        'A tmpfs file is a shmem inode born with F_SEAL_SEAL, so mm/memfd.c memfd_add_seals() finds its seals and refuses the change with EPERM (F_SEAL_SEAL is set), not EINVAL.',
     },
-    history: [{ range: '*', observed: { errno: 'EPERM' }, behaviour: 'F_ADD_SEALS on a tmpfs file fails with EPERM because the inode already carries F_SEAL_SEAL.', ref: 'mm/shmem.c (info->seals = F_SEAL_SEAL); mm/memfd.c memfd_add_seals()' }],
+    history: [
+      {
+        range: '*',
+        observed: { errno: 'EPERM' },
+        behaviour: 'F_ADD_SEALS on a tmpfs file fails with EPERM because the inode already carries F_SEAL_SEAL.',
+        ref: 'mm/shmem.c (info->seals = F_SEAL_SEAL); mm/memfd.c memfd_add_seals()',
+      },
+    ],
     run: (ctx) => addOutcome(tmpfsFile(ctx), WRITE),
   }),
   clause({
@@ -112,11 +153,20 @@ const generic: Clause[] = [
   }),
   clause({
     id: 'seal.add.upper32-ignored',
-    statement: 'SYNOPSIS: int fcntl(int fd, F_ADD_SEALS, int arg); — arg is an int, so only its low 32 bits are the seal mask (here 0x1_0000_0002, which is F_SEAL_SHRINK as an int).',
+    statement:
+      'SYNOPSIS: int fcntl(int fd, F_ADD_SEALS, int arg); — arg is an int, so only its low 32 bits are the seal mask (here 0x1_0000_0002, which is F_SEAL_SHRINK as an int).',
     source: seals('SYNOPSIS'),
     since: '6.5',
     expect: { ret: 0, seals: SHRINK },
-    history: [{ range: '<6.5', observed: { errno: 'EINVAL' }, behaviour: 'Before 6.5 memfd_fcntl() took an unsigned long and refused any arg above UINT_MAX with EINVAL instead of truncating it to the documented int.', ref: '"memfd: pass argument of memfd_fcntl as int" (Luca Vizzarro, 6.5 merge window)' }],
+    history: [
+      {
+        range: '<6.5',
+        observed: { errno: 'EINVAL' },
+        behaviour:
+          'Before 6.5 memfd_fcntl() took an unsigned long and refused any arg above UINT_MAX with EINVAL instead of truncating it to the documented int.',
+        ref: '"memfd: pass argument of memfd_fcntl as int" (Luca Vizzarro, 6.5 merge window)',
+      },
+    ],
     run: (ctx) => {
       const fd = sealed(ctx, 0, 0)
       const r = native.fcntl(fd, C.F_ADD_SEALS, (1n << 32n) | BigInt(SHRINK))
@@ -125,7 +175,8 @@ const generic: Clause[] = [
   }),
   clause({
     id: 'seal.add.zero-noop',
-    statement: 'F_ADD_SEALS: Add the seals given in the bit-mask argument arg to the set of seals of the inode referred to by the file descriptor fd. (An empty mask adds nothing; RETURN VALUE: F_ADD_SEALS: Zero.)',
+    statement:
+      'F_ADD_SEALS: Add the seals given in the bit-mask argument arg to the set of seals of the inode referred to by the file descriptor fd. (An empty mask adds nothing; RETURN VALUE: F_ADD_SEALS: Zero.)',
     source: seals('DESCRIPTION'),
     since: '3.17',
     expect: { ret: 0, seals: 0 },
@@ -166,7 +217,8 @@ const generic: Clause[] = [
   }),
   clause({
     id: 'seal.add.rdonly-fd-unknown-bit-eperm-first',
-    statement: 'Not documented which error wins when several apply; the code (mm/memfd.c memfd_add_seals) checks that fd is open for writing (EPERM) before it checks the bits (EINVAL).',
+    statement:
+      'Not documented which error wins when several apply; the code (mm/memfd.c memfd_add_seals) checks that fd is open for writing (EPERM) before it checks the bits (EINVAL).',
     source: seals('ERRORS'),
     since: '3.17',
     expect: { errno: 'EPERM' },
@@ -182,7 +234,8 @@ const generic: Clause[] = [
   }),
   clause({
     id: 'seal.get.rdonly-fd-ok',
-    statement: 'F_GET_SEALS: Return (as the function result) the current set of seals of the inode referred to by fd. (Only F_ADD_SEALS requires a writable fd.)',
+    statement:
+      'F_GET_SEALS: Return (as the function result) the current set of seals of the inode referred to by fd. (Only F_ADD_SEALS requires a writable fd.)',
     source: seals('DESCRIPTION'),
     since: '3.17',
     expect: { seals: GROW },
@@ -256,7 +309,8 @@ const generic: Clause[] = [
   clause({
     id: 'seal.write.ebusy-leaves-seals-unchanged',
     catalog: 'seal.write.ebusy-is-all-or-nothing',
-    statement: 'Not documented whether a refused F_ADD_SEALS adds any of the other seals in arg; the code (mm/memfd.c memfd_add_seals) applies the mask only after the F_SEAL_WRITE check passed, so nothing is added.',
+    statement:
+      'Not documented whether a refused F_ADD_SEALS adds any of the other seals in arg; the code (mm/memfd.c memfd_add_seals) applies the mask only after the F_SEAL_WRITE check passed, so nothing is added.',
     source: seals('ERRORS'),
     since: '3.17',
     expect: { seals: 0 },
@@ -282,7 +336,8 @@ const shrink: Clause[] = [
   clause({
     id: 'seal.unsealed.ftruncate-smaller-ok',
     catalog: 'seal.shrink.ftruncate-smaller-eperm (control)',
-    statement: 'truncate(2): "The truncate() and ftruncate() functions cause the regular file named by path or referenced by fd to be truncated to a size of precisely length bytes." (Control: no seal.)',
+    statement:
+      'truncate(2): "The truncate() and ftruncate() functions cause the regular file named by path or referenced by fd to be truncated to a size of precisely length bytes." (Control: no seal.)',
     source: man('truncate', 'DESCRIPTION'),
     since: '3.17',
     expect: { ret: 0 },
@@ -319,7 +374,8 @@ const shrink: Clause[] = [
   clause({
     id: 'seal.unsealed.open-otrunc-ok',
     catalog: 'seal.shrink.open-otrunc-eperm (control)',
-    statement: 'open(2): "O_TRUNC: If the file already exists and is a regular file and the access mode allows writing (i.e., is O_RDWR or O_WRONLY) it will be truncated to length 0." (Control: no seal.)',
+    statement:
+      'open(2): "O_TRUNC: If the file already exists and is a regular file and the access mode allows writing (i.e., is O_RDWR or O_WRONLY) it will be truncated to length 0." (Control: no seal.)',
     source: man('open', 'DESCRIPTION'),
     since: '3.17',
     expect: { ret: 0 },
@@ -378,15 +434,24 @@ const grow: Clause[] = [
     expect: { ret: 0 },
     divergence: {
       doc: 'These calls fail with EPERM if you use them to increase the file size. If you keep the size or shrink it, those calls still work as expected.',
-      kernel: 'mm/shmem.c shmem_fallocate() refuses with EPERM whenever F_SEAL_GROW is set and offset + len > i_size, whatever the mode, so fallocate(FALLOC_FL_KEEP_SIZE) beyond EOF fails although the size would not change.',
+      kernel:
+        'mm/shmem.c shmem_fallocate() refuses with EPERM whenever F_SEAL_GROW is set and offset + len > i_size, whatever the mode, so fallocate(FALLOC_FL_KEEP_SIZE) beyond EOF fails although the size would not change.',
     },
-    history: [{ range: '*', observed: { errno: 'EPERM' }, behaviour: 'F_SEAL_GROW refuses any fallocate that reaches past EOF, FALLOC_FL_KEEP_SIZE included.', ref: 'mm/shmem.c shmem_fallocate() (F_SEAL_GROW and offset + len > inode->i_size)' }],
+    history: [
+      {
+        range: '*',
+        observed: { errno: 'EPERM' },
+        behaviour: 'F_SEAL_GROW refuses any fallocate that reaches past EOF, FALLOC_FL_KEEP_SIZE included.',
+        ref: 'mm/shmem.c shmem_fallocate() (F_SEAL_GROW and offset + len > inode->i_size)',
+      },
+    ],
     run: (ctx) => fallocate(sealed(ctx, GROW, 2), C.FALLOC_FL_KEEP_SIZE, 0, 4 * ps),
   }),
   clause({
     id: 'seal.unsealed.fallocate-keepsize-beyond-eof-ok',
     catalog: 'seal.grow.fallocate-keepsize-beyond-eof-eperm (control)',
-    statement: 'fallocate(2): "If the FALLOC_FL_KEEP_SIZE flag is specified in mode, the behavior of the call is similar, but the file size will not be changed even if offset+len is greater than the file size." (Control: no seal.)',
+    statement:
+      'fallocate(2): "If the FALLOC_FL_KEEP_SIZE flag is specified in mode, the behavior of the call is similar, but the file size will not be changed even if offset+len is greater than the file size." (Control: no seal.)',
     source: man('fallocate', 'DESCRIPTION'),
     since: '3.17',
     expect: { ret: 0 },
@@ -425,9 +490,17 @@ const grow: Clause[] = [
     expect: { errno: 'EPERM' },
     divergence: {
       doc: 'F_SEAL_GROW affects write(2) beyond the end of the file … These calls fail with EPERM if you use them to increase the file size.',
-      kernel: 'mm/shmem.c shmem_write_begin() checks F_SEAL_GROW per page (pos + len > i_size), so a write that starts before EOF and runs past it is short: it writes up to EOF and returns that count. Only a write that starts at or after EOF fails with EPERM.',
+      kernel:
+        'mm/shmem.c shmem_write_begin() checks F_SEAL_GROW per page (pos + len > i_size), so a write that starts before EOF and runs past it is short: it writes up to EOF and returns that count. Only a write that starts at or after EOF fails with EPERM.',
     },
-    history: [{ range: '*', observed: { ret: ps }, behaviour: 'A write crossing EOF under F_SEAL_GROW writes the bytes up to EOF and returns a short count instead of failing.', ref: 'mm/shmem.c shmem_write_begin() (per-page F_SEAL_GROW check)' }],
+    history: [
+      {
+        range: '*',
+        observed: { ret: ps },
+        behaviour: 'A write crossing EOF under F_SEAL_GROW writes the bytes up to EOF and returns a short count instead of failing.',
+        ref: 'mm/shmem.c shmem_write_begin() (per-page F_SEAL_GROW check)',
+      },
+    ],
     run: (ctx) => write(sealed(ctx, GROW, 2), 2 * ps, ps),
   }),
   clause({
@@ -502,7 +575,8 @@ const writeSeal: Clause[] = [
   clause({
     id: 'seal.unsealed.punch-hole-ok',
     catalog: 'seal.write.punch-hole-eperm (control)',
-    statement: 'fallocate(2): "Specifying the FALLOC_FL_PUNCH_HOLE flag (available since Linux 2.6.38) in mode deallocates space (i.e., creates a hole) in the byte range starting at offset and continuing for len bytes." (Control: no seal.)',
+    statement:
+      'fallocate(2): "Specifying the FALLOC_FL_PUNCH_HOLE flag (available since Linux 2.6.38) in mode deallocates space (i.e., creates a hole) in the byte range starting at offset and continuing for len bytes." (Control: no seal.)',
     source: man('fallocate', 'DESCRIPTION'),
     since: '3.17',
     expect: { ret: 0 },
@@ -566,9 +640,17 @@ const writeSeal: Clause[] = [
     expect: { ret: 0 },
     divergence: {
       doc: 'EBUSY: … arg includes F_SEAL_WRITE, and there exists a writable, shared mapping on the file referred to by fd.',
-      kernel: 'A PROT_READ MAP_SHARED mapping of an fd open for writing keeps VM_MAYWRITE (it could be mprotect\'ed writable), and mm/memfd.c counts every such mapping (mapping_deny_writable(); is_shared_maywrite() since 6.7), so F_SEAL_WRITE fails with EBUSY.',
+      kernel:
+        "A PROT_READ MAP_SHARED mapping of an fd open for writing keeps VM_MAYWRITE (it could be mprotect'ed writable), and mm/memfd.c counts every such mapping (mapping_deny_writable(); is_shared_maywrite() since 6.7), so F_SEAL_WRITE fails with EBUSY.",
     },
-    history: [{ range: '*', observed: { errno: 'EBUSY' }, behaviour: 'A read-only shared mapping made through a writable fd counts as writable and blocks F_SEAL_WRITE.', ref: 'mm/memfd.c memfd_add_seals() → mapping_deny_writable(); include/linux/mm.h is_shared_maywrite()' }],
+    history: [
+      {
+        range: '*',
+        observed: { errno: 'EBUSY' },
+        behaviour: 'A read-only shared mapping made through a writable fd counts as writable and blocks F_SEAL_WRITE.',
+        ref: 'mm/memfd.c memfd_add_seals() → mapping_deny_writable(); include/linux/mm.h is_shared_maywrite()',
+      },
+    ],
     run: (ctx) => {
       const fd = sealed(ctx, 0)
       ctx.mmap(ps, C.PROT_READ, C.MAP_SHARED, fd)
@@ -609,9 +691,17 @@ const writeSeal: Clause[] = [
     expect: { ret: 0 },
     divergence: {
       doc: Q.aio,
-      kernel: 'mm/memfd.c memfd_wait_for_pins() waits about 150 ms for extra page references (GUP pins such as io_uring registered buffers, or I/O in flight) to go away and then fails F_ADD_SEALS(F_SEAL_WRITE) with EBUSY; nothing is discarded and the seal is not added.',
+      kernel:
+        'mm/memfd.c memfd_wait_for_pins() waits about 150 ms for extra page references (GUP pins such as io_uring registered buffers, or I/O in flight) to go away and then fails F_ADD_SEALS(F_SEAL_WRITE) with EBUSY; nothing is discarded and the seal is not added.',
     },
-    history: [{ range: '*', observed: { errno: 'EBUSY' }, behaviour: 'F_SEAL_WRITE fails with EBUSY while any page of the file is pinned, after a wait of about 150 ms.', ref: 'mm/memfd.c memfd_wait_for_pins(); tools/testing/selftests/memfd/fuse_test.c' }],
+    history: [
+      {
+        range: '*',
+        observed: { errno: 'EBUSY' },
+        behaviour: 'F_SEAL_WRITE fails with EBUSY while any page of the file is pinned, after a wait of about 150 ms.',
+        ref: 'mm/memfd.c memfd_wait_for_pins(); tools/testing/selftests/memfd/fuse_test.c',
+      },
+    ],
     run: (ctx) => {
       const fd = sealed(ctx, 0)
       const r = ctx.mmap(ps, ...RW_SHARED, fd)
@@ -706,7 +796,8 @@ const hugetlb: Clause[] = [
   clause({
     id: 'seal.hugetlb.add-seal-grow',
     catalog: 'mfd.hugetlb.add-seal-grow',
-    statement: 'memfd_create(2): "Specifying both MFD_HUGETLB and MFD_ALLOW_SEALING in flags is supported since Linux 4.16." F_ADD_SEALS(2const): "Currently, file seals can be applied only to a file descriptor returned by memfd_create(2) (if the MFD_ALLOW_SEALING was employed)."',
+    statement:
+      'memfd_create(2): "Specifying both MFD_HUGETLB and MFD_ALLOW_SEALING in flags is supported since Linux 4.16." F_ADD_SEALS(2const): "Currently, file seals can be applied only to a file descriptor returned by memfd_create(2) (if the MFD_ALLOW_SEALING was employed)."',
     source: { doc: 'memfd_create(2)', section: 'DESCRIPTION', url: 'https://man7.org/linux/man-pages/man2/memfd_create.2.html' },
     since: '4.16',
     needs: ['hugetlb', 'allowSealing'],
@@ -759,7 +850,7 @@ const notMerged: Clause[] = [
       const accepted: string[] = []
       for (let bit = 6; bit <= 30; bit++) {
         const r = native.fcntl(fd, C.F_ADD_SEALS, 1 << bit)
-        if (r >= 0 || outcome(r).errno !== 'EINVAL') accepted.push(`0x${(1 << bit).toString(16)}: ${r < 0 ? outcome(r).errno : 'added'}`)
+        if (r >= 0 || outcome(r).errno !== 'EINVAL') accepted.push(`0x${(1 << bit).toString(16)}: ${r < 0 ? errnoName(r) : 'added'}`)
       }
       return { accepted }
     },

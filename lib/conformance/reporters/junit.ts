@@ -8,8 +8,9 @@ import type { ClauseResult } from '../types'
 
 function escapeXml(text: string): string {
   // Characters XML 1.0 cannot carry at all are dropped; the five specials are escaped.
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  const unrepresentable = /[\x00-\x08\x0b\x0c\x0e-\x1f]/g
+  return text.replace(unrepresentable, '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
 }
 
 const seconds = (ms: number): string => (ms / 1000).toFixed(6)
@@ -59,13 +60,17 @@ export function formatJunit(report: Report, options: { strict?: boolean } = {}):
     ['kernel.machine', report.kernel.machine],
     ['environment', environmentText(report.environment)],
     ['memseal.version', report.tool.version],
-  ].map(([name, value]) => `      <property name="${name}" value="${escapeXml(value!)}"/>`).join('\n')
-  const suites = byArea(report.results).map(([area, rs]) => [
-    `  <testsuite name="memseal.${area}" ${attrs(count(rs))}>`,
-    `    <properties>\n${properties}\n    </properties>`,
-    ...rs.map((r) => testcase(r, strict)),
-    '  </testsuite>',
-  ].join('\n'))
+  ]
+    .map(([name, value]) => `      <property name="${name}" value="${escapeXml(value!)}"/>`)
+    .join('\n')
+  const suites = byArea(report.results).map(([area, rs]) =>
+    [
+      `  <testsuite name="memseal.${area}" ${attrs(count(rs))}>`,
+      `    <properties>\n${properties}\n    </properties>`,
+      ...rs.map((r) => testcase(r, strict)),
+      '  </testsuite>',
+    ].join('\n'),
+  )
   const all = count(report.results)
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',

@@ -32,7 +32,9 @@ export function formatMarkdown(report: Report): string {
     lines.push('', `### ${area}`, '', '| status | clause | statement | expected | observed | note |', '|---|---|---|---|---|---|')
     for (const r of results) {
       const shown = r.status !== 'pass' && r.status !== 'skip'
-      lines.push(`| ${BADGE[r.status]} | \`${r.id}\` | ${cell(r.statement)} | ${cell(shown ? code(r.expected) : '')} | ${cell(shown ? code(r.observed) : '')} | ${cell(note(r))} |`)
+      lines.push(
+        `| ${BADGE[r.status]} | \`${r.id}\` | ${cell(r.statement)} | ${cell(shown ? code(r.expected) : '')} | ${cell(shown ? code(r.observed) : '')} | ${cell(note(r))} |`,
+      )
     }
   }
   if (report.divergences.length > 0) {
