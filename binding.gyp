@@ -9,7 +9,8 @@
         'native/region.cc',
         'native/raw.cc',
         'native/probe.cc',
-        'native/fdpass.cc'
+        'native/fdpass.cc',
+        'native/canary.cc'
       ],
       # node-addon-api without C++ exceptions: errors travel as -errno values and pending JS exceptions.
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],

@@ -24,6 +24,10 @@ export interface VmaInfo {
   /** The VmFlags of /proc/self/smaps, e.g. ['rd', 'mr', 'sl']. */
   flags: string[]
   name: string
+  /** Resident, lazily freed (MADV_FREE) and anonymous memory of the VMA, in kB (smaps). */
+  rssKb: number
+  lazyFreeKb: number
+  anonymousKb: number
 }
 
 export interface RawSurface {
@@ -182,6 +186,11 @@ export interface Native {
   forkMunmap(target: Target, offset: number, length: Len): number
   /** Exit status of the executed program, 128 + signal, or -errno when execveat(2) failed. */
   execveat(fd: number, argv: string[]): number
+  /**
+   * The seccomp canary of a system call (native/canary.cc): the call made with one argument the kernel must
+   * refuse, the matched arguments kept. Its result or -errno; -ENOTSUP when there is no canary for it.
+   */
+  seccompCanary(syscall: string, args: number[]): number
   readonly raw: RawSurface
   readonly fdpass: FdPassSurface
 }

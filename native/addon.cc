@@ -117,6 +117,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitProbe(env, exports);
   InitRaw(env, exports);
   InitFdPass(env, exports);
+  InitCanary(env, exports);
   return exports;
 }
 

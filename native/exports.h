@@ -12,6 +12,7 @@ void InitMapping(Napi::Env env, Napi::Object exports);    // mapping.cc: mmap fa
 void InitProbe(Napi::Env env, Napi::Object exports);      // probe.cc: forked fault probe and exec probe
 void InitRaw(Napi::Env env, Napi::Object exports);        // raw.cc: address-space surgery for test children
 void InitFdPass(Napi::Env env, Napi::Object exports);     // fdpass.cc: SCM_RIGHTS over AF_UNIX, uv_poll
+void InitCanary(Napi::Env env, Napi::Object exports);     // canary.cc: calls the kernel must refuse
 
 }  // namespace memseal
 

@@ -135,8 +135,8 @@ Napi::Value RawDistance(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(b - a));
 }
 
-// rawVma(region, offset) -> { start, end, perms, flags, name } | null, from /proc/self/smaps; start and
-// end are offsets from the region's base.
+// rawVma(region, offset) -> { start, end, perms, flags, name, rssKb, lazyFreeKb, anonymousKb } | null, from
+// /proc/self/smaps; start and end are offsets from the region's base.
 Napi::Value RawVma(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint8_t* base;
@@ -170,6 +170,15 @@ Napi::Value RawVma(const Napi::CallbackInfo& info) {
         vma.Set("flags", Napi::Array::New(env));
         out = vma;
       }
+      continue;
+    }
+    unsigned long kb;
+    if (inside && (sscanf(line, "Rss: %lu kB", &kb) == 1 || sscanf(line, "LazyFree: %lu kB", &kb) == 1 ||
+                   sscanf(line, "Anonymous: %lu kB", &kb) == 1)) {
+      vma.Set(line[0] == 'R'   ? "rssKb"
+              : line[0] == 'L' ? "lazyFreeKb"
+                               : "anonymousKb",
+              Napi::Number::New(env, static_cast<double>(kb)));
       continue;
     }
     if (inside && strncmp(line, "VmFlags:", 8) == 0) {

@@ -184,6 +184,7 @@ describe('skip reasons', () => {
   test('a feature the kernel lacks names the version that brought it', () => {
     const f = withProbe({
       ok: false,
+      state: 'absent',
       since: '6.10',
       errno: 'ENOSYS',
       reason: 'not supported by this kernel (probe: ENOSYS); it arrived in Linux 6.10; this kernel is 6.1.0',
@@ -192,13 +193,20 @@ describe('skip reasons', () => {
   })
 
   test('a seccomp block says so and how to lift it', () => {
-    const probe: FeatureProbe = { ok: false, since: '6.10', errno: 'ENOSYS', blockedBy: 'seccomp', reason: 'blocked by a seccomp filter: the probe got ENOSYS' }
+    const probe: FeatureProbe = {
+      ok: false,
+      state: 'blocked',
+      since: '6.10',
+      errno: 'ENOSYS',
+      blockedBy: 'seccomp',
+      reason: 'blocked by a seccomp filter: the probe got ENOSYS',
+    }
     expect(skipReason(clause(['mseal']), withProbe(probe, { seccomp: 2, container: 'docker' }))).toMatch(/seccomp.*--security-opt seccomp=unconfined/)
     expect(skipReason(clause(['mseal']), withProbe(probe, { seccomp: 2, container: null }))).toMatch(/seccomp filter/)
   })
 
   test('feature needs come first, so a seccomp block is the reason whatever else is missing', () => {
-    const probe: FeatureProbe = { ok: false, since: '6.10', errno: 'ENOSYS', blockedBy: 'seccomp', reason: 'blocked by a seccomp filter' }
+    const probe: FeatureProbe = { ok: false, state: 'blocked', since: '6.10', errno: 'ENOSYS', blockedBy: 'seccomp', reason: 'blocked by a seccomp filter' }
     expect(skipReason(clause(['hugetlbPool', 'mseal']), withProbe(probe, { hugetlbPools: [] }))).toMatch(/seccomp/)
   })
 

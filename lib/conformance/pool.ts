@@ -5,11 +5,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
+import type { FilterEvidence } from '../kernel/seccomp'
 import type { Observation } from './types'
 import type { ClauseError, WorkerMessage } from './worker'
 
 export type Outcome =
-  | { kind: 'result'; observation?: Observation; error?: ClauseError; durationMs: number; retire?: boolean }
+  | { kind: 'result'; observation?: Observation; error?: ClauseError; filtered?: FilterEvidence[]; durationMs: number; retire?: boolean }
   /** The worker died while the clause ran: its signal (or exit status) is the observation. */
   | { kind: 'died'; signal: string | null; exit: number | null; durationMs: number }
   | { kind: 'timeout'; limitMs: number; durationMs: number }
@@ -29,8 +30,8 @@ process.on('exit', () => {
 
 export class WorkerProcess {
   readonly child: ChildProcess
-  /** Resolves when the worker has loaded its clauses; rejects with the reason when it cannot. */
-  readonly ready: Promise<void>
+  /** Resolves with the fingerprint of the clauses the worker loaded; rejects with the reason when it cannot start. */
+  readonly ready: Promise<string>
   #exited: Promise<void>
   #isExited = false
   #stderr = ''
@@ -54,7 +55,7 @@ export class WorkerProcess {
     )
     const stderrClosed = new Promise<void>((resolve) => (this.child.stderr ? this.child.stderr.once('close', resolve) : resolve()))
     this.#exited = Promise.all([exit, stderrClosed]).then(() => undefined)
-    this.ready = new Promise<void>((resolve, reject) => {
+    this.ready = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker did not start within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS)
       const fail = (why: string): void => {
         clearTimeout(timer)
@@ -64,12 +65,19 @@ export class WorkerProcess {
       this.child.on('message', (message: WorkerMessage) => {
         if (message.type === 'ready') {
           clearTimeout(timer)
-          resolve()
+          resolve(message.catalog)
         } else if (message.type === 'fatal') {
           if (this.#pending) this.#settle({ kind: 'fatal', message: message.message, durationMs: this.#elapsed() })
           else fail(message.message)
         } else if (message.type === 'result' && this.#pending) {
-          this.#settle({ kind: 'result', observation: message.observation, error: message.error, durationMs: message.durationMs, retire: message.retire })
+          this.#settle({
+            kind: 'result',
+            observation: message.observation,
+            error: message.error,
+            filtered: message.filtered,
+            durationMs: message.durationMs,
+            retire: message.retire,
+          })
         }
       })
       this.child.once('error', (err) => fail(`worker could not start: ${err.message}`))

@@ -12,10 +12,11 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { kernel } from '../kernel'
-import { expectationFor, judge, resultOf, show } from './evaluate'
+import { catalogHash } from './catalog-hash'
+import { expectationFor, judge, resultOf, show, showExpected } from './evaluate'
+import { kernelFacts } from './facts'
 import { buildReport, PACKAGE_ROOT, type Report } from './report'
-import { skipReason } from './skip'
+import { filteredReason, skipReason } from './skip'
 import type { Clause, ClauseResult, KernelFacts, Observation } from './types'
 import { WorkerProcess, type Outcome } from './pool'
 
@@ -82,21 +83,47 @@ export function selectClauses(clauses: readonly Clause[], only?: readonly string
   return patterns.length === 0 ? [...clauses] : clauses.filter((c) => patterns.some((p) => matchesPattern(c.id, p)))
 }
 
-/** The kernel and environment facts every decision in a run is made from (features are probed once). */
-export function kernelFacts(): KernelFacts {
-  return { release: kernel.release, version: kernel.version, machine: kernel.machine, features: kernel.features(), environment: kernel.environment() }
+export { kernelFacts }
+
+/** What an active seccomp filter means for a verdict that fails, when no call of the clause was seen filtered. */
+function filterNote(facts: KernelFacts): string {
+  return facts.environment.seccomp === 2
+    ? ` (a seccomp filter is active here, ${facts.environment.seccompFilters || 'one or more'} stacked: it may have given this answer, ` +
+        "but the canaries of this clause's calls saw only answers the kernel also gives, so it cannot be told apart)"
+    : ''
 }
 
-/** Judges what a worker reported for one clause. */
+/**
+ * Judges what a worker reported for one clause. Seccomp first, by one rule for every clause: when a call
+ * of the clause got its answer from a filter (the worker's evidence), nothing the clause saw is the
+ * kernel's, whatever the verdict would have been, and it is a skip that names the call and the filter.
+ */
 export function resultFromOutcome(clause: Clause, outcome: Outcome, facts: KernelFacts): ClauseResult {
   const durationMs = Math.round(outcome.durationMs * 1000) / 1000
-  let expected: Observation
+  let expected: Observation[]
   try {
     expected = expectationFor(clause, facts)
   } catch (err) {
     return resultOf(clause, 'broken', { reason: `expect() threw: ${(err as Error).message}`, durationMs })
   }
-  const broken = (reason: string): ClauseResult => resultOf(clause, 'broken', { expected: show(expected), reason, durationMs })
+  const shownExpected = showExpected(expected)
+  if (outcome.kind === 'result' && outcome.filtered?.length) {
+    return resultOf(clause, 'skip', {
+      expected: shownExpected,
+      observed: outcome.observation ? show(outcome.observation) : null,
+      reason: filteredReason(outcome.filtered, facts),
+      durationMs,
+    })
+  }
+  if (outcome.kind === 'died' && outcome.signal === 'SIGSYS' && facts.environment.seccomp === 2) {
+    return resultOf(clause, 'skip', {
+      expected: shownExpected,
+      observed: 'signal=SIGSYS',
+      reason: `blocked by a seccomp filter: the worker was killed by SIGSYS, a filter's SECCOMP_RET_KILL or RET_TRAP answer to one of the clause's calls`,
+      durationMs,
+    })
+  }
+  const broken = (reason: string): ClauseResult => resultOf(clause, 'broken', { expected: shownExpected, reason: `${reason}${filterNote(facts)}`, durationMs })
   switch (outcome.kind) {
     case 'timeout':
       return broken(`timed out after ${outcome.limitMs / 1000} s; the worker was killed`)
@@ -116,9 +143,16 @@ export function resultFromOutcome(clause: Clause, outcome: Outcome, facts: Kerne
   const observed: Observation = outcome.kind === 'died' ? (outcome.signal ? { signal: outcome.signal } : { exit: outcome.exit ?? -1 }) : outcome.observation!
   const verdict = judge(clause, observed, facts)
   return resultOf(clause, verdict.status, {
-    expected: show(verdict.expected),
+    expected: showExpected(verdict.expected),
     observed: show(observed),
     ...(verdict.known ? { known: { behaviour: verdict.known.behaviour, ref: verdict.known.ref } } : {}),
+    ...(verdict.status === 'diverges' && facts.environment.seccomp === 2
+      ? {
+          reason: filterNote(facts)
+            .trim()
+            .replace(/^\(|\)$/g, ''),
+        }
+      : {}),
     durationMs,
   })
 }
@@ -161,6 +195,7 @@ async function runJobs(
   workers: number,
   timeoutMs: number,
   clauseModule: string | undefined,
+  catalog: string,
   done: (job: Job, outcome: Outcome) => void,
 ): Promise<void> {
   const shared = jobs.filter((j) => j.clause.isolation !== 'pidns')
@@ -182,14 +217,16 @@ async function runJobs(
           continue
         }
         const w: WorkerProcess = (worker ??= spawner.take(replacing))
+        let loaded: string
         try {
-          await w.ready
+          loaded = await w.ready
         } catch (err) {
           worker = null
           if (++startFailures >= 2) startFailure = (err as Error).message
           queue!.unshift(job)
           continue
         }
+        if (loaded !== catalog) throw new StaleBuildError(loaded, catalog)
         const outcome = await w.run(job.clause.id, timeoutMs)
         if (outcome.kind !== 'result' || outcome.retire) {
           void w.close()
@@ -207,9 +244,23 @@ async function runJobs(
   // Namespace clauses start node processes of their own and take longest: one more slot starts on them at
   // once, so that they overlap with the quick clauses instead of trailing them.
   if (isolated.length > 0) slots.push(slot([isolated]))
-  await Promise.all(slots)
-  await spawner.close()
-  await WorkerProcess.closeAll()
+  try {
+    await Promise.all(slots)
+  } finally {
+    await spawner.close()
+    await WorkerProcess.closeAll()
+  }
+}
+
+/** The compiled worker runs other clauses than the runner judges: dist/ is older than the source. */
+export class StaleBuildError extends Error {
+  constructor(worker: string, runner: string) {
+    super(
+      `the compiled conformance worker (${WORKER_PATH}) loaded another catalog than this runner (fingerprint ${worker}, expected ${runner}): ` +
+        'dist/ is older than the source; run `npm run build` first',
+    )
+    this.name = 'StaleBuildError'
+  }
 }
 
 /**
@@ -237,7 +288,8 @@ export async function check(options: CheckOptions = {}): Promise<Report> {
   })
   if (jobs.length > 0) {
     if (!existsSync(WORKER_PATH)) throw new Error(`the conformance worker ${WORKER_PATH} does not exist: run \`npm run build\` first`)
-    await runJobs(jobs, options.workers ?? 2, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.clauseModule, (job, outcome) => {
+    const catalog = catalogHash(loadClauses(options.clauseModule))
+    await runJobs(jobs, options.workers ?? 2, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.clauseModule, catalog, (job, outcome) => {
       record(job.index, resultFromOutcome(job.clause, outcome, facts))
     })
   }

@@ -6,32 +6,17 @@
  */
 import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs'
 import type { FeatureName, FeatureProbe, HugetlbPool } from '../kernel'
+import { FEATURE_SYSCALL, featureRuns } from '../kernel/features'
 import { seccompAdvice, type ContainerEngine } from '../kernel/container'
+import { evidenceText, type FilterEvidence } from '../kernel/seccomp'
 import type { Clause, KernelFacts, Need } from './types'
 
-/** The system call a feature probe makes: what a seccomp profile would have to allow. */
-const PROBED_SYSCALL: Record<FeatureName, string> = {
-  memfd: 'memfd_create',
-  allowSealing: 'memfd_create',
-  hugetlb: 'memfd_create',
-  futureWrite: 'fcntl',
-  noexecSeal: 'memfd_create',
-  mfdExec: 'memfd_create',
-  sealExec: 'fcntl',
-  mseal: 'mseal',
-  guardInstall: 'madvise',
-  roSharedAfterWriteSeal: 'mmap',
-  pkeys: 'pkey_mprotect',
-  ioUring: 'io_uring_setup',
-  memfdNoexecSysctl: 'open',
-}
-
 function isFeature(need: Need, facts: KernelFacts): need is FeatureName {
-  return Object.prototype.hasOwnProperty.call(facts.features.probes, need)
+  return typeof need === 'string' && Object.prototype.hasOwnProperty.call(facts.features.probes, need)
 }
 
 /** How to lift a seccomp block: the container engine's own words, or the filter our parent installed. */
-function liftAdvice(syscall: string, facts: KernelFacts): string {
+export function liftAdvice(syscall: string, facts: KernelFacts): string {
   const engine = facts.environment.container as ContainerEngine | null
   if (engine !== null) return seccompAdvice(syscall, engine)
   return (
@@ -44,9 +29,15 @@ export function featureReason(name: FeatureName, probe: FeatureProbe, facts: Ker
   const base = probe.reason ?? `${name} is not available (probe: ${probe.errno ?? 'failed'}); it arrived in Linux ${probe.since}`
   if (probe.blockedBy === 'seccomp') {
     const text = /seccomp/.test(base) ? base : `blocked by seccomp: ${base}`
-    return `${name}: ${text}; ${liftAdvice(PROBED_SYSCALL[name], facts)}`
+    return `${name}: ${text}; ${liftAdvice(FEATURE_SYSCALL[name], facts)}`
   }
   return `${name}: ${base}`
+}
+
+/** Why a clause whose calls a seccomp filter answered says nothing about the kernel (see lib/kernel/seccomp.ts). */
+export function filteredReason(evidence: readonly FilterEvidence[], facts: KernelFacts): string {
+  const what = evidence.map(evidenceText).join('; ')
+  return `blocked by a seccomp filter: ${what}; ${liftAdvice(evidence[0]!.syscall, facts)}`
 }
 
 /** The default huge page size in bytes (Hugepagesize in /proc/meminfo), or null without hugetlb. */
@@ -84,32 +75,17 @@ function hugetlbPoolReason(facts: KernelFacts): string | null {
   )
 }
 
-interface PidnsAnswer {
-  ok: boolean
-  reason?: string
-}
-
 /**
- * Whether a private pid namespace can be made here, from lib/conformance/pidns.ts. Loaded lazily: the
- * module spawns processes to find out, and only clauses that need it should pay for that.
+ * Whether a private pid namespace can be made here (./child/spawn.ts). Loaded lazily: it spawns a
+ * process to find out, and only clauses that need it should pay for that.
  */
-let pidnsCache: PidnsAnswer | undefined
-function pidnsAvailability(): PidnsAnswer {
-  if (pidnsCache) return pidnsCache
-  let answer: PidnsAnswer
+function pidnsAvailability(): { ok: boolean; reason?: string } {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
-    const mod = require('./pidns') as { pidnsAvailable?: () => unknown }
-    const raw = mod.pidnsAvailable?.()
-    if (typeof raw === 'boolean')
-      answer = raw ? { ok: true } : { ok: false, reason: 'cannot create a private pid namespace here (unshare(CLONE_NEWPID) refused)' }
-    else if (raw && typeof raw === 'object' && 'ok' in raw) answer = raw as PidnsAnswer
-    else answer = { ok: false, reason: 'the pid namespace probe gave no answer' }
+    return (require('./child/spawn') as typeof import('./child/spawn')).pidnsAvailable()
   } catch (err) {
-    answer = { ok: false, reason: `the pid namespace probe is unavailable (${(err as Error).message.split('\n')[0]})` }
+    return { ok: false, reason: `the pid namespace probe is unavailable (${(err as Error).message.split('\n')[0]})` }
   }
-  pidnsCache = answer
-  return answer
 }
 
 // Opens and closes /dev/kmsg: reading the kernel log needs it (and CAP_SYSLOG where dmesg_restrict=1).
@@ -137,9 +113,21 @@ function sysctlReason(facts: KernelFacts): string | null {
 }
 
 function needReason(need: Need, facts: KernelFacts): string | null {
+  if (typeof need === 'object' && 'builtWith' in need) {
+    const probe = facts.features.probes[need.builtWith]
+    return probe.state === 'absent' && probe.absentBy === 'config' ? featureReason(need.builtWith, probe, facts) : null
+  }
+  if (typeof need === 'object') {
+    const level = facts.environment.memfdNoexec
+    if (level === null || level <= need.memfdNoexecAtMost) return null
+    return (
+      `needs vm.memfd_noexec at most ${need.memfdNoexecAtMost} here, but this pid namespace is at level ${level}; a namespace cannot go below ` +
+      `its parent's level (mfd_noexec.rst: "the most restrictive setting"), so run memseal where the level is ${need.memfdNoexecAtMost}`
+    )
+  }
   if (isFeature(need, facts)) {
     const probe = facts.features.probes[need]
-    return probe.ok ? null : featureReason(need, probe, facts)
+    return featureRuns(probe) ? null : featureReason(need, probe, facts)
   }
   switch (need) {
     case 'root':
@@ -158,8 +146,13 @@ function needReason(need: Need, facts: KernelFacts): string | null {
       return kmsgReason(facts)
     case 'sysctlWritable':
       return sysctlReason(facts)
+    case 'kernelConfig':
+      return facts.config !== null
+        ? null
+        : `needs the kernel's build configuration, which cannot be read here (no /proc/config.gz, /boot/config-${facts.release} or /lib/modules/${facts.release}/config` +
+            `${facts.environment.container ? '; a container sees none of them unless they are mounted in' : ''})`
     default:
-      return `unknown need '${need as string}'`
+      return `unknown need '${String(need)}'`
   }
 }
 

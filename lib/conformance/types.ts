@@ -48,7 +48,7 @@ export interface DocDivergence {
   kernel: string
 }
 
-/** What a clause needs before it can say anything: probed features or privileges. */
+/** What a clause needs before it can say anything: probed features, privileges or the environment. */
 export type Need =
   | FeatureName
   | 'root'
@@ -60,6 +60,12 @@ export type Need =
   | 'kmsg'
   /** /proc/sys is writable (containers mount it read-only unless told otherwise). */
   | 'sysctlWritable'
+  /** The kernel's build configuration is readable (/proc/config.gz or /boot/config-RELEASE). */
+  | 'kernelConfig'
+  /** vm.memfd_noexec here is at most this level (a namespace cannot go below its parent's level). */
+  | { memfdNoexecAtMost: 0 | 1 }
+  /** The kernel was not built without this config-dependent feature (a version-absent feature still runs). */
+  | { builtWith: FeatureName }
 
 export interface KernelFacts {
   release: string
@@ -67,29 +73,64 @@ export interface KernelFacts {
   machine: string
   features: Features
   environment: Environment
+  /** The kernel's build configuration (CONFIG_* → 'y', 'm', a value), or null where it cannot be read. */
+  config: Readonly<Record<string, string>> | null
 }
 
+/**
+ * The documentation's own words, verbatim ('…' marks an omission), with the version of the document they
+ * were read in: documents change (mseal.rst 6.10 against 6.12; F_GET_SEALS with and without F_SEAL_EXEC),
+ * and a verdict that depends on the wording follows the document of the kernel's era.
+ */
+export interface Quote {
+  /** 'F_ADD_SEALS(2const)', 'memfd_create(2)', 'mseal.rst', 'mfd_noexec.rst'; for basis 'code', the file. */
+  doc: string
+  /** Which version of the document: 'man-pages 6.14', 'Linux 6.12', 'Linux 6.10'. */
+  version: string
+  section?: string
+  url?: string
+  text: string
+}
+
+/**
+ * Where an expectation comes from: 'doc' — a document states it (the quote); 'code' — no document
+ * states it, and the expectation is memseal's reading of the kernel's code, said so in the note.
+ */
+export type Basis = 'doc' | 'code'
+
 export interface Clause {
-  /** Area prefix + name, e.g. 'seal.write.pwrite-eperm'. */
+  /** Area prefix + name, e.g. 'seal.write.pwrite-eperm'. An errno or '-ok' at its end names the expectation. */
   id: string
   area: Area
   /** The catalog row(s) it checks, where the id differs. */
   catalog?: string
-  /** The documented statement, quoted from its source. */
-  statement: string
-  source: Source
+  /** The documentation's words (verbatim): required for basis 'doc'. */
+  quote?: Quote | Quote[]
+  /** memseal's own words: what is checked, how, and why (never mixed into the quote). */
+  note?: string
+  /** Default 'doc'. */
+  basis?: Basis
+  /** The selftest or LTP cases this clause mirrors: 'memfd_test.c test_seal_write', 'LTP memfd_create02'. */
+  mirrors?: string[]
+  /** @deprecated the quote and the note, in one string: clauses not yet converted to `quote` + `note`. */
+  statement?: string
+  /** @deprecated where `statement` comes from: clauses not yet converted to `quote`. */
+  source?: Source
   /** Linux version that brought the behaviour. */
   since: string
   needs?: Need[]
   /** 'pidns': runs in a private pid namespace (root), e.g. for vm.memfd_noexec. Default: a worker process. */
   isolation?: 'worker' | 'pidns'
-  /** What the documentation says should be observed (may depend on the kernel). */
-  expect: Observation | ((k: KernelFacts) => Observation)
+  /**
+   * What the documentation says should be observed (may depend on the kernel and the environment). Where a
+   * document allows several outcomes ("might happen", "undefined behavior"), an array of them: any passes.
+   */
+  expect: Observation | Observation[] | ((k: KernelFacts) => Observation | Observation[])
   /** Recorded kernel history or doc-vs-code divergences that explain a different observation. */
   history?: KnownBehaviour[]
   /** Set when the documentation and the kernel disagree; the report lists these in their own section. */
   divergence?: DocDivergence
-  /** Makes the kernel show what it does. Throw SetupError (ctx.setup) when setup fails: that is `broken`. */
+  /** Makes the kernel show what it does, through ctx only. A failed setup step throws SetupError: `broken`. */
   run(ctx: Ctx): Observation | Promise<Observation>
 }
 
@@ -97,8 +138,19 @@ export interface ClauseResult {
   id: string
   area: Area
   status: Status
+  /** The quoted documentation (for basis 'code', memseal's reading of the code). */
   statement: string
+  /** The document, its version and section. */
   source: string
+  /** memseal's own note on the clause, apart from the quote. */
+  note?: string
+  basis?: Basis
+  /** Version of Linux that brought the behaviour. */
+  since?: string
+  /** Selftest or LTP cases the clause mirrors. */
+  mirrors?: string[]
+  /** The recorded kernel history the verdict was judged against. */
+  history?: Array<{ range: string; behaviour: string; ref: string }>
   expected: string | null
   observed: string | null
   reason: string | null

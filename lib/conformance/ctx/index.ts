@@ -1,0 +1,229 @@
+/**
+ * The one door between a clause and the kernel. A clause reaches the kernel only through its Ctx, which
+ *   - records every system call it makes (name, the arguments a seccomp filter matches on, the result),
+ *     so that an answer a filter gave instead of the kernel is told apart for every clause alike
+ *     (lib/kernel/seccomp.ts, applied by the worker);
+ *   - verifies the effect of every setup step (the size after a resize, the mode after a chmod, the seals
+ *     after adding them, the permissions after a protection change …): a step whose effect is missing
+ *     throws SetupError, naming what was seen, and the clause is `broken`, never a test of something else;
+ *   - returns, for every call under test (`ctx.try.*`), what the kernel answered together with the effect
+ *     the call promises (the size, the mode, the seals, the permissions, the seal on the VMA …), so that a
+ *     call that "succeeds" and does nothing cannot pass;
+ *   - owns every fd and mapping the clause makes, releases them when the clause ends, and fences what a
+ *     sealing clause leaves behind (./fences.ts);
+ *   - carries the facts of the run (kernel version, features, environment, kernel config): clauses take
+ *     nothing from anywhere else.
+ * The operations live in ./files.ts (memfds, seals, file calls), ./memory.ts (mappings) and
+ * ./process.ts (children, exec, limits, namespaces); this file holds the record-keeping they share.
+ */
+import { errnoName } from '../../errors'
+import { constants, native, type RawRegion, type Target } from '../../native'
+import type { KernelFacts, Observation } from '../types'
+import { type Fences } from './fences'
+import { FileOps, type FileAttempts } from './files'
+import { MemoryOps, type MemoryAttempts } from './memory'
+import { ProcessOps, type ProcessAttempts } from './process'
+
+/** Setup that failed, or whose effect was not there: the clause is `broken` (or a seccomp skip, see the worker). */
+export class SetupError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'SetupError'
+  }
+}
+
+/** One system call a clause made through its Ctx. */
+export interface CallRecord {
+  syscall: string
+  /** The arguments a seccomp filter matches on (command, flags, protection, advice …), for the canary. */
+  args: number[]
+  /** The result, or -errno. */
+  ret: number
+}
+
+/** { ret } for a non-negative result, { errno: 'EPERM' } for -errno. */
+export function outcome(ret: number): Observation {
+  return ret >= 0 ? { ret } : { errno: errnoName(ret) }
+}
+
+/** @deprecated legacy: a node:fs call as { ret } or { errno }; use the recorded calls of ctx.try instead. */
+export function attempt(fn: () => unknown): Observation {
+  try {
+    const v = fn()
+    return { ret: typeof v === 'number' ? v : 0 }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return { errno: code }
+    throw err
+  }
+}
+
+/** Runs a node:fs call and turns what it throws into -errno (Node's `err.errno` is already negative). */
+export function errnoOf<T>(fn: () => T): T | number {
+  try {
+    return fn()
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    if (typeof e.errno === 'number' && e.errno < 0 && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return e.errno
+    throw err
+  }
+}
+
+export class Ctx {
+  /** The ABI's constants (numbers from the C headers). */
+  readonly C = constants
+  /** Page size. */
+  readonly ps = constants.PAGE_SIZE
+  /** The kernel, its features, the environment and the kernel config this run judges by. */
+  readonly facts: KernelFacts
+  /** The calls under test: each returns the kernel's answer and the effect the call promises. */
+  readonly try: FileAttempts & MemoryAttempts & ProcessAttempts
+
+  readonly #log: CallRecord[] = []
+  #fds: number[] = []
+  #regions: Array<[Target, number]> = []
+  #deferred: Array<() => void> = []
+  #sealed = false
+  #unfenceable = false
+  readonly #fences: Fences | null
+
+  readonly file: FileOps
+  readonly mem: MemoryOps
+  readonly proc: ProcessOps
+
+  constructor(facts: KernelFacts, fences: Fences | null = null) {
+    this.facts = facts
+    this.#fences = fences
+    this.file = new FileOps(this)
+    this.mem = new MemoryOps(this)
+    this.proc = new ProcessOps(this)
+    this.try = { ...this.file.attempts(), ...this.mem.attempts(), ...this.proc.attempts() }
+  }
+
+  // ── legacy surface: kept only while the clause files move to file/mem/proc/try; removed afterwards ──
+
+  /** @deprecated unrecorded access: use ctx.file, ctx.mem, ctx.proc and ctx.try */
+  readonly native = native
+  /** @deprecated unrecorded access: use ctx.mem and ctx.try */
+  readonly raw = native.raw
+  /** @deprecated ctx.file.memfd */
+  memfd(flags: number = constants.MFD_ALLOW_SEALING, name = 'memseal-clause'): number {
+    return this.file.memfd(flags, name)
+  }
+  /** @deprecated ctx.try.memfdCreate */
+  memfdCall(name: string | Buffer | null | number, flags: number): number {
+    return this.track(this.sys('memfd_create', [flags], native.memfdCreate(name, flags)))
+  }
+  /** @deprecated ctx.file.open */
+  open(path: string, flags: number | string, mode?: number): number {
+    return this.file.open(path, flags, mode)
+  }
+  /** @deprecated ctx.file.reopen */
+  reopen(fd: number, flags: number | string): number {
+    return this.file.reopen(fd, flags)
+  }
+  /** @deprecated ctx.file.allocate */
+  size(fd: number, bytes: number): void {
+    this.file.allocate(fd, 0, bytes)
+  }
+  /** @deprecated ctx.mem.map */
+  mmap(length: number, prot: number, flags: number, fd = -1, offset = 0): RawRegion {
+    return this.mem.map(length, prot, flags, fd, offset)
+  }
+  /** @deprecated ctx.mem.anon */
+  anon(pages: number, prot: number = constants.PROT_READ): RawRegion {
+    return this.mem.anon(pages, prot)
+  }
+  /** @deprecated ctx.try.mmap */
+  mmapCall(length: number, prot: number, flags: number, fd = -1, offset = 0, hint?: Target, hintOffset?: number): RawRegion | number {
+    const r = native.raw.mmap(length, prot, flags, fd, offset, hint, hintOffset)
+    this.sys('mmap', [prot, flags], typeof r === 'number' ? r : 0)
+    if (typeof r !== 'number') this.own(r, length)
+    return r
+  }
+  /** @deprecated ctx.own */
+  adopt(r: RawRegion | number, length: number): RawRegion | number {
+    if (typeof r !== 'number') this.own(r, length)
+    return r
+  }
+  /** @deprecated ctx.try.mmap returns the observation */
+  mapOutcome(r: RawRegion | number): Observation {
+    return typeof r === 'number' ? { errno: errnoName(r) } : { ret: 0 }
+  }
+
+  // ── the record of system calls ──────────────────────────────────────────────────────────────────
+
+  /** Records a system call the clause made and returns its result (or -errno). */
+  sys(syscall: string, args: readonly number[], ret: number): number {
+    this.#log.push({ syscall, args: [...args], ret })
+    return ret
+  }
+
+  /** Every system call recorded so far. */
+  get calls(): readonly CallRecord[] {
+    return this.#log
+  }
+
+  // ── setup steps ─────────────────────────────────────────────────────────────────────────────────
+
+  /** Throws SetupError with `what` if `ret` is -errno; returns it otherwise. */
+  setup(ret: number, what: string): number {
+    if (ret < 0) throw new SetupError(`${what} failed: ${errnoName(ret)}`)
+    return ret
+  }
+
+  /** Throws SetupError when a setup step's effect is not what it should be. */
+  verify(ok: boolean, what: () => string): void {
+    if (!ok) throw new SetupError(what())
+  }
+
+  // ── what the clause owns ────────────────────────────────────────────────────────────────────────
+
+  /** Records an fd to be closed when the clause ends. */
+  track(fd: number): number {
+    if (fd >= 0) this.#fds.push(fd)
+    return fd
+  }
+
+  /** Records a mapping to be unmapped when the clause ends (and fenced if the clause sealed something). */
+  own(r: RawRegion, length: number): RawRegion {
+    this.#regions.push([r, length])
+    return r
+  }
+
+  /** Stops tracking a region whose pages the clause moved or unmapped itself (mremap, munmap). */
+  forget(r: Target): void {
+    this.#regions = this.#regions.filter(([region]) => region !== r)
+  }
+
+  /** A seal succeeded (the fences go up around the clause's regions when it ends). */
+  noteSealed(absolute = false): void {
+    this.#sealed = true
+    if (absolute) this.#unfenceable = true
+  }
+
+  /** Runs fn when the clause ends (restoring a limit, say), before fds and mappings are released. */
+  defer(fn: () => void): void {
+    this.#deferred.push(fn)
+  }
+
+  /**
+   * Releases everything the clause made. Sealed mappings stay (they cannot be unmapped), fenced off from
+   * the next clause. Returns true when the worker must be retired (what the clause left cannot be fenced).
+   */
+  release(): boolean {
+    for (const fn of this.#deferred.splice(0).reverse()) {
+      try {
+        fn()
+      } catch {
+        // a failed restore must not hide the clause's result
+      }
+    }
+    const regions = this.#regions.splice(0)
+    for (const [r, length] of regions) this.mem.unmapQuietly(r, length)
+    for (const fd of this.#fds.splice(0)) this.file.closeQuietly(fd)
+    return this.#fences ? this.#fences.after(regions, this.#sealed, this.#unfenceable) : this.#sealed
+  }
+}
+
+export type { FileOps, MemoryOps, ProcessOps }

@@ -1,0 +1,84 @@
+/**
+ * Processes through the Ctx: scripts in child processes (as another user, or as pid 1 of a private pid
+ * namespace: ../child/), exec of a memfd, resource limits, and the environment facts a clause reads
+ * while it runs (the level of vm.memfd_noexec here, the kernel log).
+ */
+import { readFileSync } from 'node:fs'
+import { errnoName } from '../../errors'
+import { native } from '../../native'
+import { runScript } from '../child/spawn'
+import { readKmsg, type KmsgRecord } from '../kmsg'
+import type { RunOptions, ScriptRef } from '../child/protocol'
+import type { Json, Observation } from '../types'
+import { type CallRecord, type Ctx, outcome, SetupError } from './index'
+
+export interface ProcessAttempts {
+  /** execveat(fd, "", argv, AT_EMPTY_PATH) in a forked child: { ret: exit status } or { errno }. */
+  exec(fd: number, argv: string[]): Observation
+}
+
+export class ProcessOps {
+  constructor(private readonly ctx: Ctx) {}
+
+  /**
+   * Runs a script (a compiled function in lib/conformance/clauses/<module>.ts, see ../child/api.ts) in a
+   * child process and returns its result. The system calls it made join the clause's record.
+   */
+  async run(ref: ScriptRef, args: Json = null, options: RunOptions = {}): Promise<Json> {
+    try {
+      const r = await runScript(ref, args, options)
+      this.#merge(r.calls)
+      return r.result
+    } catch (err) {
+      this.#merge((err as { calls?: CallRecord[] }).calls ?? [])
+      throw err
+    }
+  }
+
+  #merge(calls: readonly CallRecord[]): void {
+    for (const c of calls) this.ctx.sys(c.syscall, c.args, c.ret)
+  }
+
+  /** setrlimit that must succeed and read back; the old limit is restored when the clause ends. */
+  setrlimit(resource: number, soft: number, hard: number): void {
+    const old = native.raw.getrlimit(resource)
+    if (typeof old === 'number') throw new SetupError(`getrlimit(${resource}) failed: ${errnoName(old)}`)
+    this.ctx.setup(this.ctx.sys('prlimit64', [], native.raw.setrlimit(resource, soft, hard)), `setrlimit(${resource}, ${soft}, ${hard})`)
+    this.ctx.defer(() => native.raw.setrlimit(resource, old[0], old[1]))
+    const now = native.raw.getrlimit(resource)
+    this.ctx.verify(Array.isArray(now) && now[0] === soft && now[1] === hard, () => `setrlimit(${resource}) returned 0 but the limit is ${JSON.stringify(now)}`)
+  }
+
+  /** vm.memfd_noexec as this process's pid namespace reads it (the effective value); null before 6.3. */
+  level(): number | null {
+    try {
+      return Number(readFileSync('/proc/sys/vm/memfd_noexec', 'utf8').trim())
+    } catch {
+      return null
+    }
+  }
+
+  /** The kernel log (/dev/kmsg); a SetupError when it cannot be read. */
+  kmsg(): KmsgRecord[] {
+    try {
+      return readKmsg()
+    } catch (err) {
+      throw new SetupError(`the kernel log is not readable: ${(err as NodeJS.ErrnoException).code}`)
+    }
+  }
+
+  /** The contents of a text file under /proc or /sys (a SetupError when it cannot be read). */
+  read(path: string): string {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (err) {
+      throw new SetupError(`reading ${path} failed: ${(err as NodeJS.ErrnoException).code}`)
+    }
+  }
+
+  attempts(): ProcessAttempts {
+    return {
+      exec: (fd, argv) => outcome(this.ctx.sys('execveat', [], native.execveat(fd, argv))),
+    }
+  }
+}
