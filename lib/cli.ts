@@ -280,13 +280,23 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (status) => {
-      process.exitCode = status
-    },
-    (err: unknown) => {
-      process.stderr.write(`memseal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-      process.exitCode = 1
-    },
-  )
+  // Never silent: a run that ends before main() settled (an event loop left with nothing to wait for,
+  // a promise that can no longer settle) must not exit 0 with nothing printed.
+  let settled = false
+  process.on('exit', (code) => {
+    if (settled || code !== 0) return
+    process.stderr.write('memseal: the run stopped before it finished, without a report (an internal error: please report it)\n')
+    process.exitCode = 70
+  })
+  main(process.argv.slice(2))
+    .finally(() => (settled = true))
+    .then(
+      (status) => {
+        process.exitCode = status
+      },
+      (err: unknown) => {
+        process.stderr.write(`memseal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+        process.exitCode = 1
+      },
+    )
 }

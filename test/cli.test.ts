@@ -6,10 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Report } from '../lib/conformance/report'
 import { ROOT } from './helpers'
-import { buildSeccompDeny, type SeccompDeny } from './helpers/seccomp-deny'
+import { buildFixture, type BuiltFixture } from './helpers/c-fixture'
 
 const CLI = join(ROOT, 'dist', 'cli.js')
-const NR_MSEAL = '462'
 
 function memseal(args: string[], prefix: string[] = []): SpawnSyncReturns<string> {
   const [cmd, ...rest] = [...prefix, process.execPath, CLI, ...args]
@@ -160,9 +159,9 @@ test('--help, --version and info', () => {
 })
 
 describe('under a seccomp filter that makes mseal fail with ENOSYS', () => {
-  let deny: SeccompDeny
+  let deny: BuiltFixture
   beforeAll(() => {
-    deny = buildSeccompDeny()
+    deny = buildFixture('seccomp-fault')
   })
   afterAll(() => deny.remove())
 
@@ -170,7 +169,7 @@ describe('under a seccomp filter that makes mseal fail with ENOSYS', () => {
   test('mseal clauses become skips naming seccomp; every other status is unchanged', () => {
     if (!deny.path) throw new Error(`cannot build the seccomp launcher: ${deny.reason}`)
     if (!full.features.mseal.ok) throw new Error(`this kernel has no mseal to block: ${full.features.mseal.reason}`)
-    const r = memseal(['check', '--json'], [deny.path, NR_MSEAL])
+    const r = memseal(['check', '--json'], [deny.path, 'mseal/ENOSYS', '--'])
     const filtered = JSON.parse(r.stdout) as Report
     expect(filtered.environment.seccomp).toBe(2)
     expect(filtered.features.mseal).toMatchObject({ ok: false, errno: 'ENOSYS', blockedBy: 'seccomp' })

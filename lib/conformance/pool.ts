@@ -46,14 +46,27 @@ export class WorkerProcess {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL)
     })
     // Not the 'close' event: with an IPC channel Node does not always emit it. Exit plus the end of stderr.
-    const exit = new Promise<void>((resolve) =>
-      this.child.once('exit', () => {
+    // A child that could not be spawned at all (EAGAIN from fork under a pids limit, ENOMEM) never
+    // emits 'exit': its 'error' ends it, or close() would wait for it forever and the run would end
+    // with nothing to keep the event loop alive, silently.
+    const exit = new Promise<void>((resolve) => {
+      const gone = (): void => {
         this.#isExited = true
         live.delete(this)
         resolve()
-      }),
-    )
-    const stderrClosed = new Promise<void>((resolve) => (this.child.stderr ? this.child.stderr.once('close', resolve) : resolve()))
+      }
+      this.child.once('exit', gone)
+      this.child.once('error', () => {
+        if (this.child.pid === undefined) gone()
+      })
+    })
+    const stderrClosed = new Promise<void>((resolve) => {
+      if (!this.child.stderr) return resolve()
+      this.child.stderr.once('close', resolve)
+      this.child.once('error', () => {
+        if (this.child.pid === undefined) resolve()
+      })
+    })
     this.#exited = Promise.all([exit, stderrClosed]).then(() => undefined)
     this.ready = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker did not start within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS)

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { catalogHash } from './catalog-hash'
+import { evidenceText, filterEvidence } from '../kernel/seccomp'
 import { expectationFor, judge, resultOf, show, showExpected } from './evaluate'
 import { kernelFacts } from './facts'
 import { buildReport, PACKAGE_ROOT, type Report } from './report'
@@ -93,6 +94,17 @@ function filterNote(facts: KernelFacts): string {
     : ''
 }
 
+/** Why starting a process can fail here: a filter in front of clone (its canary), or a process limit. */
+function spawnNote(message: string, facts: KernelFacts): string {
+  if (facts.environment.seccomp === 2) {
+    const e = filterEvidence('clone', [], facts.version)
+    if (e) return `; a seccomp filter answers clone: ${evidenceText(e)}`
+  }
+  return /EAGAIN|uv_thread_create|Resource temporarily unavailable/.test(message)
+    ? '; EAGAIN from fork or from thread creation means a process limit: the pids cgroup (pids.max) or RLIMIT_NPROC of this user leaves no room for worker processes'
+    : ''
+}
+
 /**
  * Judges what a worker reported for one clause. Seccomp first, by one rule for every clause: when a call
  * of the clause got its answer from a filter (the worker's evidence), nothing the clause saw is the
@@ -123,14 +135,15 @@ export function resultFromOutcome(clause: Clause, outcome: Outcome, facts: Kerne
       durationMs,
     })
   }
-  const broken = (reason: string): ClauseResult => resultOf(clause, 'broken', { expected: shownExpected, reason: `${reason}${filterNote(facts)}`, durationMs })
+  const broken = (reason: string, note = filterNote(facts)): ClauseResult =>
+    resultOf(clause, 'broken', { expected: shownExpected, reason: `${reason}${note}`, durationMs })
   switch (outcome.kind) {
     case 'timeout':
       return broken(`timed out after ${outcome.limitMs / 1000} s; the worker was killed`)
     case 'fatal':
       return broken(`the worker failed outside the clause's result: ${outcome.message}`)
     case 'unavailable':
-      return broken(`no worker could run it: ${outcome.message}`)
+      return broken(`no worker could run it: ${outcome.message}`, spawnNote(outcome.message, facts))
     case 'result':
       if (outcome.error) {
         const { name, message } = outcome.error

@@ -8,7 +8,7 @@ import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:f
 import type { FeatureName, FeatureProbe, HugetlbPool } from '../kernel'
 import { FEATURE_SYSCALL, featureRuns } from '../kernel/features'
 import { seccompAdvice, type ContainerEngine } from '../kernel/container'
-import { evidenceText, type FilterEvidence } from '../kernel/seccomp'
+import { evidenceText, filterEvidence, type FilterEvidence } from '../kernel/seccomp'
 import type { Clause, KernelFacts, Need } from './types'
 
 function isFeature(need: Need, facts: KernelFacts): need is FeatureName {
@@ -138,7 +138,9 @@ function needReason(need: Need, facts: KernelFacts): string | null {
       return hugetlbPoolReason(facts)
     case 'pidns': {
       const a = pidnsAvailability()
-      return a.ok ? null : `needs a private pid namespace: ${a.reason ?? 'not available here'}`
+      if (a.ok) return null
+      const filtered = facts.environment.seccomp === 2 ? filterEvidence('clone', [], facts.version) : null
+      return `needs a private pid namespace: ${a.reason ?? 'not available here'}${filtered ? `; blocked by a seccomp filter: ${evidenceText(filtered)}` : ''}`
     }
     case 'x86_64':
       return facts.machine === 'x86_64' ? null : `x86-64 only; this machine is ${facts.machine}`

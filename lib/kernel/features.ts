@@ -295,7 +295,10 @@ export function judgeFeature(name: FeatureName, result: ProbeResult, version: Ke
   if (spec.absentIn && inRange(version, spec.absentIn.range))
     return { ok: false, state: 'absent', since, errno, reason: `not in this kernel (probe: ${errno}): ${spec.absentIn.why}` }
   const config = spec.config?.(errno) ?? null
-  if (config !== null) return { ok: false, state: 'absent', absentBy: 'config', since, errno, reason: `not in this kernel (probe: ${errno}): ${config}` }
+  // ENOSYS or EPERM from a config-dependent call cannot be told apart from a filter's by its canary: say both.
+  const orFilter = seccompMode === 2 ? `, or a seccomp filter answers ${spec.syscall} (one is active)` : ''
+  if (config !== null)
+    return { ok: false, state: 'absent', absentBy: 'config', since, errno, reason: `not in this kernel (probe: ${errno}): ${config}${orFilter}` }
   const filter = seccompMode === 2 ? `; a seccomp filter is active, but the canary of ${spec.syscall} shows that it lets the call through` : ''
   return {
     ok: false,
