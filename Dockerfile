@@ -17,11 +17,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Dependencies first, without scripts: this layer stays cached while only the sources change.
-# `npm install` keeps to the lockfile's versions (and leaves it unchanged); `npm ci` would also demand a
-# lockfile entry for every other platform's optional packages, which package-lock.json does not have.
+# Dependencies first, exactly as the lockfile has them and without scripts: this layer stays cached while
+# only the sources change.
 COPY package.json package-lock.json ./
-RUN npm install --ignore-scripts --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 # The addon first: it only depends on native/ and binding.gyp, so TypeScript edits do not recompile it.
 # Official Node images carry the headers in <prefix>/include/node; use them rather than downloading them.
 COPY binding.gyp ./
@@ -32,7 +31,8 @@ RUN nodedir="$(node -p "require('path').resolve(process.execPath, '..', '..')")"
 COPY tsconfig.json tsconfig.build.json ./
 COPY lib ./lib
 COPY scripts/esm-wrapper.js scripts/matrix-deps.sh ./scripts/
-# --ignore-scripts runs the named script without npm's pre/post hooks (e.g. "prebuild", which makes prebuilt binaries).
+# The TypeScript half of `npm run build` (the addon above is the other half); --ignore-scripts keeps
+# npm's pre/post hooks out.
 RUN npm run compile --ignore-scripts
 # What the runtime stage copies from here: the package, the addon and a launcher.
 RUN mkdir -p /opt/memseal/build/Release \
@@ -45,7 +45,7 @@ RUN mkdir -p /opt/memseal/build/Release \
 FROM ${BASE} AS deps
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime: node, the compiled package, nothing else ------------------------------------------------
 FROM ${BASE} AS runtime

@@ -66,6 +66,11 @@ const WARMUP = 2
 const SHM = `/dev/shm/memseal-bench-${process.pid}`
 
 const now = () => Number(process.hrtime.bigint()) / 1e6
+// Progress on stderr: one line rewritten in place on a terminal; plain lines (no carriage returns) into a
+// pipe or a file, where a CI log would otherwise show every update run together.
+const progress = process.stderr.isTTY
+  ? { live: true, line: (text) => process.stderr.write(`\r\x1b[K${text}`), done: () => process.stderr.write('\n') }
+  : { live: false, line: (text) => process.stderr.write(`handoff: ${text}\n`), done: () => undefined }
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
@@ -210,8 +215,9 @@ async function main() {
     }
     // Round-robin, starting one method later each round, so that whatever drifts on the machine (and
     // whatever one method leaves behind for the next) falls on every method alike.
+    if (!progress.live) progress.line(`${size / MiB} MiB: ${WARMUP} warm-up + ${rounds} timed rounds of ${measured.map((m) => m.method).join(', ')}`)
     for (let i = 0; i < WARMUP + rounds; i++) {
-      process.stderr.write(`${size / MiB} MiB round ${i + 1}/${WARMUP + rounds}\r`)
+      if (progress.live) progress.line(`${size / MiB} MiB round ${i + 1}/${WARMUP + rounds}`)
       for (let k = 0; k < measured.length; k++) {
         const cell = measured[(i + k) % measured.length]
         const t = await cell.round(size, data)
@@ -222,7 +228,7 @@ async function main() {
       results.push({ sizeMiB: size / MiB, method, rounds, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times) })
     }
   }
-  process.stderr.write('\n')
+  progress.done()
   proc.child.send({ mode: 'exit' })
   channel.close()
   await worker.terminate()

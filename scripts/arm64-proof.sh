@@ -29,7 +29,7 @@ step "compiling the TypeScript"
 npm run compile >&2
 if [ ! -f prebuilds/linux-arm64/memseal.node ] || [ ! -f prebuilds/linux-x64/memseal.node ]; then
   step "making the prebuilds (x64 and cross-compiled arm64)"
-  npm run prebuild >&2
+  npm run prebuilds >&2
 fi
 file prebuilds/linux-arm64/memseal.node >&2 || true
 

@@ -147,6 +147,8 @@ test.each`
   expect(r.status).toBe(2)
   expect(r.stderr).toMatch(message)
   expect(r.stdout).toBe('')
+  // one line and a pointer to the help, not the help itself
+  expect(r.stderr.split('\n')).toEqual([expect.stringMatching(/^memseal( \w+)?: /), expect.stringMatching(/^Try 'memseal( \w+)? --help'/), ''])
 })
 
 test('--help, --version and info', () => {

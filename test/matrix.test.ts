@@ -691,7 +691,7 @@ describe('arm64 guests', () => {
     writeFileSync(join(project, 'node_modules', 'node-gyp-build', 'package.json'), '{"name":"node-gyp-build","main":"index.js"}')
     writeFileSync(join(project, 'node_modules', 'node-gyp-build', 'index.js'), '')
     const dest = join(scratch, 'staged')
-    expect(() => stageGuestPackage(project, 'arm64', dest)).toThrow(/prebuilds\/linux-arm64.*npm run prebuild/)
+    expect(() => stageGuestPackage(project, 'arm64', dest)).toThrow(/prebuilds\/linux-arm64.*npm run prebuilds/)
     writeFileSync(join(project, 'prebuilds', 'linux-arm64', 'memseal.node'), 'arm64')
     const staged = stageGuestPackage(project, 'arm64', dest)
     expect(staged).toBe(dest)

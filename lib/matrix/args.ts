@@ -13,7 +13,7 @@ inside it, and prints one table of clauses x kernels (the host's own run is the 
                     ./IMAGE[:MODULES_DIR] or an unpacked package directory. Repeatable.
                     ARCH:SPEC boots another architecture: arm64:6.1 runs Debian's arm64 kernel
                     under qemu-system-aarch64 (TCG) in a Debian arm64 userland, with the package's
-                    prebuilds/linux-arm64 addon (npm run prebuild). Default: 5.10 6.1 6.12 newest.
+                    prebuilds/linux-arm64 addon (npm run prebuilds). Default: 5.10 6.1 6.12 newest.
   --json FILE       write the matrix as JSON ('-' for stdout)
   --markdown FILE   write the matrix as Markdown ('-' for stdout; the default when no output is named)
   --accel MODE      auto (KVM when a guest really boots with it, else TCG), kvm or tcg. Default auto.

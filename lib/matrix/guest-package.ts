@@ -18,7 +18,7 @@ export function stageGuestPackage(projectDir: string, arch: GuestArch, dir: stri
   const { prebuild } = archProfile(arch)
   const prebuildDir = join(projectDir, 'prebuilds', prebuild)
   if (!existsSync(prebuildDir) || !readdirSync(prebuildDir).some((f) => f.endsWith('.node'))) {
-    throw new Error(`${projectDir} has no prebuilds/${prebuild}/*.node for the ${arch} guest: run \`npm run prebuild\` first`)
+    throw new Error(`${projectDir} has no prebuilds/${prebuild}/*.node for the ${arch} guest: run \`npm run prebuilds\` first`)
   }
   for (const need of ['package.json', join('dist', 'cli.js')]) {
     if (!existsSync(join(projectDir, need))) throw new Error(`${projectDir} has no ${need}: run \`npm run compile\` first`)

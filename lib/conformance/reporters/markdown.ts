@@ -4,6 +4,7 @@
  */
 import { byArea, environmentText, STATUSES, type Report } from '../report'
 import type { ClauseResult, Status } from '../types'
+import { PASS_LISTED } from './text'
 
 const BADGE: Record<Status, string> = { pass: '✅ pass', diverges: '❌ diverges', known: '⚠️ known', skip: '⏭️ skip', broken: '💥 broken' }
 
@@ -48,6 +49,7 @@ export function formatMarkdown(report: Report): string {
         `- **Documentation:** ${d.doc}`,
         `- **Kernel:** ${d.kernel}`,
         `- **Observed here:** ${d.observed ? code(d.observed) : `not run${d.reason ? `: ${d.reason}` : ''}`}`,
+        ...(d.status === 'pass' ? [`- **Why listed:** ${PASS_LISTED}`] : []),
       )
     }
   }

@@ -1,6 +1,7 @@
 /**
  * The report for people: a header naming the kernel and the environment, one block per area, the places
- * where the documentation and the kernel disagree, and kselftest-style totals.
+ * where the documentation and the kernel disagree, and kselftest-style totals. Skips that share a reason
+ * (a seccomp profile, a missing privilege) are printed as that reason once, then the clauses it covers.
  */
 import { byArea, environmentText, isFailure, totalsLine, type Report } from '../report'
 import type { ClauseResult, Status } from '../types'
@@ -8,7 +9,7 @@ import type { ClauseResult, Status } from '../types'
 export interface TextOptions {
   /** Also print each clause's statement, source and duration. */
   verbose?: boolean
-  /** ANSI colours (the CLI turns them on for a terminal without NO_COLOR). */
+  /** ANSI colours (the CLI's lib/cli/color.ts decides: a terminal, FORCE_COLOR, NO_COLOR). */
   color?: boolean
   /** Mark `known` as failing, as --strict does. */
   strict?: boolean
@@ -48,6 +49,10 @@ function resultLines(r: ClauseResult, paint: Paint, options: TextOptions): strin
   return lines
 }
 
+/** Why a clause that passes is listed among the places where the documentation and the kernel disagree. */
+export const PASS_LISTED =
+  'it passes: the clause expects what the kernel does; the documentation says otherwise or leaves it unsaid, so code written from the documentation alone would get this wrong'
+
 function divergenceLines(report: Report, paint: Paint): string[] {
   if (report.divergences.length === 0) return []
   const lines = ['', paint('1', `Documentation vs kernel (${report.divergences.length})`)]
@@ -56,7 +61,38 @@ function divergenceLines(report: Report, paint: Paint): string[] {
     lines.push(`      statement:     ${d.statement}`)
     lines.push(`      documentation: ${d.doc}`)
     lines.push(`      kernel:        ${d.kernel}`)
-    lines.push(`      observed here: ${d.observed ?? (d.reason ? `(not run: ${d.reason})` : '—')}`)
+    // A skip's reason is printed with its area above, once for every clause that shares it.
+    lines.push(
+      `      observed here: ${d.observed ?? (d.status === 'skip' ? `(not run: skipped, the reason is under ${d.area} above)` : d.reason ? `(not run: ${d.reason})` : '—')}`,
+    )
+    if (d.status === 'pass') lines.push(`      why listed:    ${PASS_LISTED}`)
+  }
+  return lines
+}
+
+/** Skips sharing a reason, as one group: the reason once, then the clauses (ids, statements if verbose). */
+function skipGroupLines(reason: string, group: readonly ClauseResult[], paint: Paint, options: TextOptions): string[] {
+  const indent = ' '.repeat(WIDTH + 4)
+  const lines = [`  ${paint(COLOUR.skip, LABEL.skip.padEnd(WIDTH))} ${group.length} clauses — ${reason}`]
+  for (const r of group) {
+    lines.push(`${indent}${r.id}`)
+    if (options.verbose) {
+      lines.push(`${indent}  ${paint('2', r.statement)}`)
+      lines.push(`${indent}  ${paint('2', `source: ${r.source} · ${r.durationMs.toFixed(2)} ms`)}`)
+    }
+  }
+  return lines
+}
+
+/** An area's results in catalog order; each group of skips that share a reason stands where its first clause is. */
+function areaLines(results: readonly ClauseResult[], paint: Paint, options: TextOptions): string[] {
+  const groups = new Map<string, ClauseResult[]>()
+  for (const r of results) if (r.status === 'skip') groups.set(r.reason ?? '', [...(groups.get(r.reason ?? '') ?? []), r])
+  const lines: string[] = []
+  for (const r of results) {
+    const group = r.status === 'skip' ? groups.get(r.reason ?? '')! : null
+    if (group === null || group.length === 1) lines.push(...resultLines(r, paint, options))
+    else if (group[0] === r) lines.push(...skipGroupLines(r.reason ?? '', group, paint, options))
   }
   return lines
 }
@@ -69,12 +105,15 @@ export function formatText(report: Report, options: TextOptions = {}): string {
     `Environment: ${environmentText(report.environment)}`,
   ]
   for (const [area, results] of byArea(report.results)) {
-    lines.push('', paint('1', `${area} (${results.length})`))
-    for (const r of results) lines.push(...resultLines(r, paint, options))
+    lines.push('', paint('1', `${area} (${results.length})`), ...areaLines(results, paint, options))
   }
   lines.push(...divergenceLines(report, paint))
   const s = report.summary
   const failed = report.results.filter((r) => isFailure(r.status, options.strict)).length
-  lines.push('', totalsLine(s), `# ${s.total} clauses in ${(s.durationMs / 1000).toFixed(2)} s${failed ? `; ${failed} failed` : ''}`)
+  lines.push(
+    '',
+    totalsLine(s),
+    `# ${s.total} ${s.total === 1 ? 'clause' : 'clauses'} in ${(s.durationMs / 1000).toFixed(2)} s${failed ? `; ${failed} failed` : ''}`,
+  )
   return `${lines.join('\n')}\n`
 }
