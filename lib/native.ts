@@ -174,8 +174,11 @@ export interface MsealScenarioResult {
 export interface MsealScenarioSurface {
   /** Runs a scenario (sealed, or its unsealed control); 'child-munmap' unmaps target+offset..length. -errno when no child could start. */
   msealScenario(name: MsealScenarioName, sealed: boolean, target?: Target, offset?: number, length?: Len): MsealScenarioResult | number
-  /** 'ia32': int $0x80 getpid (0, the signal, or -errno); 'map-zero': mmap at address 0 (0 or -errno). */
-  msealEnvProbe(name: 'ia32' | 'map-zero'): number
+  /**
+   * 'ia32': int $0x80 getpid (result 0, or -errno; signal when it faulted); 'map-zero': mmap at address 0
+   * (result 0 or -errno). forked false when no child could start (result -errno): nothing was learnt.
+   */
+  msealEnvProbe(name: 'ia32' | 'map-zero'): { forked: boolean; result: number; signal: number }
 }
 
 /** Probe access codes (native/probe.cc). */

@@ -470,10 +470,11 @@ Napi::Value MsealScenario(const Napi::CallbackInfo& info) {
 }
 
 // What the environment allows, asked in a forked child (the answer can be a fault):
-//   'ia32'      int $0x80 getpid from 64-bit code: 0 when it answers this process's pid, the signal that
-//               ended the child (SIGSEGV: no ia32 emulation), -errno, or -EPROTO for another answer;
+//   'ia32'      int $0x80 getpid from 64-bit code: 0 when it answers this process's pid, -errno, or -EPROTO
+//               for another answer; a signal ends the child where there is no ia32 emulation (SIGSEGV);
 //   'map-zero'  mmap at address 0 (MAP_FIXED_NOREPLACE): 0, or -errno (vm.mmap_min_addr, CAP_SYS_RAWIO, LSMs).
-// msealEnvProbe(name) -> that number; -ENOTSUP for an unknown name or another architecture.
+// msealEnvProbe(name) -> { forked, result, signal }: forked false (result -errno) when no child could start,
+// which says nothing about the environment; result -ENOTSUP for an unknown name or another architecture.
 Napi::Value MsealEnvProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) {
@@ -481,13 +482,20 @@ Napi::Value MsealEnvProbe(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   std::string name = info[0].As<Napi::String>().Utf8Value();
+  auto answer = [&env](bool forked, long result, int signal) {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("forked", Napi::Boolean::New(env, forked));
+    out.Set("result", Napi::Number::New(env, static_cast<double>(result)));
+    out.Set("signal", Napi::Number::New(env, signal));
+    return out;
+  };
 #if !defined(__x86_64__)
-  if (name == "ia32") return Result(env, -ENOTSUP);
+  if (name == "ia32") return answer(true, -ENOTSUP, 0);
 #endif
-  if (name != "ia32" && name != "map-zero") return Result(env, -ENOTSUP);
+  if (name != "ia32" && name != "map-zero") return answer(true, -ENOTSUP, 0);
   long ps = sysconf(_SC_PAGESIZE);
   pid_t pid = fork();
-  if (pid < 0) return Result(env, -errno);
+  if (pid < 0) return answer(false, -errno, 0);
   if (pid == 0) {
     prctl(PR_SET_DUMPABLE, 0);
     struct rlimit none = {0, 0};
@@ -509,9 +517,9 @@ Napi::Value MsealEnvProbe(const Napi::CallbackInfo& info) {
   }
   int status = 0;
   long w = WaitFor(pid, &status);
-  if (w != 0) return Result(env, w);
-  if (WIFSIGNALED(status)) return Result(env, WTERMSIG(status));
-  return Result(env, -WEXITSTATUS(status));
+  if (w != 0) return answer(false, w, 0);
+  if (WIFSIGNALED(status)) return answer(true, 0, WTERMSIG(status));
+  return answer(true, -WEXITSTATUS(status), 0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
  * the machine lacks, with how to provide it.
  */
 import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs'
+import { constants as osConstants } from 'node:os'
 import { errnoName } from '../errors'
 import type { FeatureName, FeatureProbe, HugetlbPool } from '../kernel'
 import { FEATURE_SYSCALL, featureRuns } from '../kernel/features'
@@ -114,13 +115,14 @@ function sysctlReason(facts: KernelFacts): string | null {
 }
 
 /** The answer of one of native/mseal_scenarios.cc's environment probes, asked once per process. */
-const envProbes = new Map<'ia32' | 'map-zero', number>()
-function envProbe(name: 'ia32' | 'map-zero'): number {
+const envProbes = new Map<'ia32' | 'map-zero', { forked: boolean; result: number; signal: number }>()
+function envProbe(name: 'ia32' | 'map-zero'): { forked: boolean; result: number; signal: number } {
   let r = envProbes.get(name)
   if (r === undefined) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand: only clauses that need it pay for the fork
     r = (require('../native') as typeof import('../native')).native.msealEnvProbe(name)
-    envProbes.set(name, r)
+    // A probe that could not fork learnt nothing: the clauses run, and their own fork says why it fails.
+    if (r.forked) envProbes.set(name, r)
   }
   return r
 }
@@ -138,7 +140,7 @@ function readOr(path: string, fallback: string): string {
 function ia32Reason(facts: KernelFacts): string | null {
   if (facts.machine !== 'x86_64') return `x86-64 only (the i386 system call entry of a 64-bit process); this machine is ${facts.machine}`
   const r = envProbe('ia32')
-  if (r === 0) return null
+  if (!r.forked || (r.signal === 0 && r.result === 0)) return null
   const config = facts.config
   const cmdline = /(?:^|\s)(ia32_emulation=\S*)/.exec(readOr('/proc/cmdline', ''))?.[1]
   const why =
@@ -149,7 +151,8 @@ function ia32Reason(facts: KernelFacts): string | null {
         : config?.CONFIG_IA32_EMULATION_DEFAULT_DISABLED === 'y'
           ? 'CONFIG_IA32_EMULATION_DEFAULT_DISABLED=y (ia32_emulation=1 on the command line turns it on)'
           : 'the kernel runs without ia32 emulation (its configuration cannot be read here to say why)'
-  const seen = r > 0 ? `int $0x80 raised signal ${r}` : `int $0x80 getpid answered ${r === -71 ? 'another pid' : errnoName(r)}`
+  const signal = Object.entries(osConstants.signals).find(([, n]) => n === r.signal)?.[0] ?? `signal ${r.signal}`
+  const seen = r.signal !== 0 ? `int $0x80 raised ${signal}` : `int $0x80 getpid answered ${r.result === -71 ? 'another pid' : errnoName(r.result)}`
   return `needs the i386 system call entry of a 64-bit process, which is off here: ${seen}; ${why}`
 }
 
@@ -157,10 +160,11 @@ function ia32Reason(facts: KernelFacts): string | null {
 // and the LSMs' consent (SELinux: memprotect mmap_zero).
 function mapZeroReason(): string | null {
   const r = envProbe('map-zero')
-  if (r === 0) return null
+  if (!r.forked || (r.signal === 0 && r.result === 0)) return null
   const min = readOr('/proc/sys/vm/mmap_min_addr', '?').trim()
+  const seen = r.signal !== 0 ? `its child was killed by signal ${r.signal}` : `mmap(0, MAP_FIXED_NOREPLACE) gives ${errnoName(r.result)}`
   return (
-    `needs a mapping at address 0, which this environment refuses (mmap(0, MAP_FIXED_NOREPLACE) gives ${errnoName(r)}; ` +
+    `needs a mapping at address 0, which this environment refuses (${seen}; ` +
     `vm.mmap_min_addr = ${min}, below which a mapping needs CAP_SYS_RAWIO in the initial user namespace and the LSMs' consent)`
   )
 }

@@ -266,8 +266,8 @@ export class MemoryOps {
     target?: { r: Target; offset: number; length: Len },
   ): { calls: Array<{ syscall: string; answer: Observation }>; facts: Record<string, number>; signal: string | null } {
     const out = target ? native.msealScenario(name, sealed, target.r, target.offset, target.length) : native.msealScenario(name, sealed)
+    this.ctx.sys('clone', [], typeof out === 'number' ? out : 0)
     if (typeof out === 'number') throw new SetupError(`fork for the ${name} scenario failed: ${errnoName(out)}`)
-    this.ctx.sys('clone', [], 0)
     const calls = out.calls.map((c) => ({ syscall: c.syscall, answer: outcome(this.ctx.sys(c.syscall, c.args, c.ret)) }))
     const signal = Object.entries(osConstants.signals).find(([, n]) => n === out.signal)?.[0]
     return { calls, facts: out.facts, signal: out.signal === 0 ? null : (signal ?? `signal ${out.signal}`) }
