@@ -10,7 +10,8 @@
         'native/raw.cc',
         'native/probe.cc',
         'native/fdpass.cc',
-        'native/canary.cc'
+        'native/canary.cc',
+        'native/mseal_scenarios.cc'
       ],
       # node-addon-api without C++ exceptions: errors travel as -errno values and pending JS exceptions.
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],

@@ -42,6 +42,8 @@ export interface RawSurface {
   mremap(region: Target, offset: number, oldLength: Len, newLength: Len, flags: number, target?: Target, targetOffset?: number): RawRegion | number
   distance(a: Target, b: Target): number
   vma(region: Target, offset: number): VmaInfo | null
+  /** The VMA from /proc/self/maps: span, permissions and name only, without smaps' page-table walk. */
+  mapsVma(region: Target, offset: number): Pick<VmaInfo, 'start' | 'end' | 'perms' | 'name'> | null | number
   peek(region: Target, offset: number, length: number): Buffer
   poke(region: Target, offset: number, bytes: Buffer): number
   procMemWrite(region: Target, offset: number, bytes: Buffer): number
@@ -152,6 +154,33 @@ export interface FdPassSurface {
   pollClose(poll: unknown): number
 }
 
+// ── the mseal clauses' forked-child scenarios (native/mseal_scenarios.cc) ───────────────────────────────
+
+/** Scenarios that run in a forked child of the worker: what must never happen in a long-lived process. */
+export type MsealScenarioName = 'pkey-discard' | 'brk-shrink' | 'shmdt' | 'map-zero' | 'mremap-zero' | 'ia32' | 'vdso-munmap' | 'child-munmap'
+
+/** What a scenario's child reported: every system call it made, the facts it saw, and how it ended. */
+export interface MsealScenarioResult {
+  /** In order; `ret` is the result or -errno; `args` the arguments a seccomp filter matches on. */
+  calls: Array<{ syscall: string; args: number[]; ret: number }>
+  /** Booleans (0/1), page counts, byte values, protections (r=4 w=2 x=1, -1 unmapped). */
+  facts: Record<string, number>
+  /** The signal that ended the child, or 0. */
+  signal: number
+  /** Its exit status, or -1 when a signal ended it. */
+  exit: number
+}
+
+export interface MsealScenarioSurface {
+  /** Runs a scenario (sealed, or its unsealed control); 'child-munmap' unmaps target+offset..length. -errno when no child could start. */
+  msealScenario(name: MsealScenarioName, sealed: boolean, target?: Target, offset?: number, length?: Len): MsealScenarioResult | number
+  /**
+   * 'ia32': int $0x80 getpid (result 0, or -errno; signal when it faulted); 'map-zero': mmap at address 0
+   * (result 0 or -errno). forked false when no child could start (result -errno): nothing was learnt.
+   */
+  msealEnvProbe(name: 'ia32' | 'map-zero'): { forked: boolean; result: number; signal: number }
+}
+
 /** Probe access codes (native/probe.cc). */
 export const enum ProbeAccess {
   Read = 0,
@@ -160,7 +189,7 @@ export const enum ProbeAccess {
   Store = 3,
 }
 
-export interface Native {
+export interface Native extends MsealScenarioSurface {
   readonly constants: Readonly<Record<ConstantName, number>>
   /** name: a string; a Buffer (raw bytes, no terminator added); null (NULL); a number (used as the pointer). */
   memfdCreate(name: string | Buffer | null | number, flags: number): number

@@ -118,6 +118,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRaw(env, exports);
   InitFdPass(env, exports);
   InitCanary(env, exports);
+  InitMsealScenarios(env, exports);
   return exports;
 }
 

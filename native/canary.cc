@@ -75,6 +75,17 @@ long RunCanary(const std::string& name, const std::vector<int64_t>& a) {
   if (name == "shmget") return Ret(shmget(IPC_PRIVATE, 0, static_cast<int>(arg(0))));
   if (name == "shmat") return shmat(-1, nullptr, static_cast<int>(arg(0))) == reinterpret_cast<void*>(-1) ? -errno : 0;
   if (name == "shmdt") return Ret(shmdt(kUnaligned));
+  if (name == "shmctl") return Ret(shmctl(-1, static_cast<int>(arg(0)), nullptr));
+#ifdef __NR_pkey_alloc
+  // An access-rights value with unknown bits: EINVAL before any key is looked at; the flags are kept.
+  if (name == "pkey_alloc") return Ret(syscall(__NR_pkey_alloc, static_cast<unsigned long>(arg(0)), ~0UL));
+#endif
+  // brk(2) never fails with an errno: below the start of the heap it refuses by returning the current
+  // break unchanged, which this canary reports as EINVAL; 0 or -errno can only come from a filter.
+  if (name == "brk") {
+    long r = syscall(SYS_brk, 1);
+    return r > 0 ? -EINVAL : r == 0 ? 0 : -errno;
+  }
   // CLONE_THREAD without CLONE_SIGHAND is always EINVAL: no process is made.
   if (name == "clone") return Ret(syscall(SYS_clone, 0x00010000 /* CLONE_THREAD */, 0, 0, 0, 0));
   return -ENOTSUP;

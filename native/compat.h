@@ -127,6 +127,17 @@
 #define __NR_pkey_mprotect 288
 #endif
 #endif
+// pkey_alloc(2), for the protection-key clauses and their seccomp canary.
+#ifndef __NR_pkey_alloc
+#if defined(__x86_64__)
+#define __NR_pkey_alloc 330
+#elif defined(__aarch64__)
+#define __NR_pkey_alloc 289
+#endif
+#endif
+#ifndef MAP_32BIT  // x86-64: a mapping in the first 2 GiB, where an i386 system call can name it
+#define MAP_32BIT 0x40
+#endif
 #ifndef __NR_memfd_create
 #if defined(__x86_64__)
 #define __NR_memfd_create 319

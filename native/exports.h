@@ -13,6 +13,8 @@ void InitProbe(Napi::Env env, Napi::Object exports);      // probe.cc: forked fa
 void InitRaw(Napi::Env env, Napi::Object exports);        // raw.cc: address-space surgery for test children
 void InitFdPass(Napi::Env env, Napi::Object exports);     // fdpass.cc: SCM_RIGHTS over AF_UNIX, uv_poll
 void InitCanary(Napi::Env env, Napi::Object exports);     // canary.cc: calls the kernel must refuse
+// mseal_scenarios.cc: the mseal clauses that run in forked children
+void InitMsealScenarios(Napi::Env env, Napi::Object exports);
 
 }  // namespace memseal
 

@@ -5,6 +5,8 @@
  * the machine lacks, with how to provide it.
  */
 import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs'
+import { constants as osConstants } from 'node:os'
+import { errnoName } from '../errors'
 import type { FeatureName, FeatureProbe, HugetlbPool } from '../kernel'
 import { FEATURE_SYSCALL, featureRuns } from '../kernel/features'
 import { seccompAdvice, type ContainerEngine } from '../kernel/container'
@@ -112,6 +114,61 @@ function sysctlReason(facts: KernelFacts): string | null {
   }
 }
 
+/** The answer of one of native/mseal_scenarios.cc's environment probes, asked once per process. */
+const envProbes = new Map<'ia32' | 'map-zero', { forked: boolean; result: number; signal: number }>()
+function envProbe(name: 'ia32' | 'map-zero'): { forked: boolean; result: number; signal: number } {
+  let r = envProbes.get(name)
+  if (r === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand: only clauses that need it pay for the fork
+    r = (require('../native') as typeof import('../native')).native.msealEnvProbe(name)
+    // A probe that could not fork learnt nothing: the clauses run, and their own fork says why it fails.
+    if (r.forked) envProbes.set(name, r)
+  }
+  return r
+}
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return fallback
+  }
+}
+
+// int $0x80 from 64-bit code raises SIGSEGV where the kernel has no ia32 emulation: built without it, off
+// by default (CONFIG_IA32_EMULATION_DEFAULT_DISABLED), or turned off with ia32_emulation= on the command line.
+function ia32Reason(facts: KernelFacts): string | null {
+  if (facts.machine !== 'x86_64') return `x86-64 only (the i386 system call entry of a 64-bit process); this machine is ${facts.machine}`
+  const r = envProbe('ia32')
+  if (!r.forked || (r.signal === 0 && r.result === 0)) return null
+  const config = facts.config
+  const cmdline = /(?:^|\s)(ia32_emulation=\S*)/.exec(readOr('/proc/cmdline', ''))?.[1]
+  const why =
+    config && config.CONFIG_IA32_EMULATION !== 'y'
+      ? 'the kernel is built without CONFIG_IA32_EMULATION'
+      : cmdline
+        ? `the kernel command line has ${cmdline}`
+        : config?.CONFIG_IA32_EMULATION_DEFAULT_DISABLED === 'y'
+          ? 'CONFIG_IA32_EMULATION_DEFAULT_DISABLED=y (ia32_emulation=1 on the command line turns it on)'
+          : 'the kernel runs without ia32 emulation (its configuration cannot be read here to say why)'
+  const signal = Object.entries(osConstants.signals).find(([, n]) => n === r.signal)?.[0] ?? `signal ${r.signal}`
+  const seen = r.signal !== 0 ? `int $0x80 raised ${signal}` : `int $0x80 getpid answered ${r.result === -71 ? 'another pid' : errnoName(r.result)}`
+  return `needs the i386 system call entry of a 64-bit process, which is off here: ${seen}; ${why}`
+}
+
+// Below vm.mmap_min_addr a mapping needs CAP_SYS_RAWIO in the initial user namespace (containers drop it)
+// and the LSMs' consent (SELinux: memprotect mmap_zero).
+function mapZeroReason(): string | null {
+  const r = envProbe('map-zero')
+  if (!r.forked || (r.signal === 0 && r.result === 0)) return null
+  const min = readOr('/proc/sys/vm/mmap_min_addr', '?').trim()
+  const seen = r.signal !== 0 ? `its child was killed by signal ${r.signal}` : `mmap(0, MAP_FIXED_NOREPLACE) gives ${errnoName(r.result)}`
+  return (
+    `needs a mapping at address 0, which this environment refuses (${seen}; ` +
+    `vm.mmap_min_addr = ${min}, below which a mapping needs CAP_SYS_RAWIO in the initial user namespace and the LSMs' consent)`
+  )
+}
+
 function needReason(need: Need, facts: KernelFacts): string | null {
   if (typeof need === 'object' && 'builtWith' in need) {
     const probe = facts.features.probes[need.builtWith]
@@ -146,6 +203,10 @@ function needReason(need: Need, facts: KernelFacts): string | null {
       return facts.machine === 'x86_64' ? null : `x86-64 only; this machine is ${facts.machine}`
     case 'kmsg':
       return kmsgReason(facts)
+    case 'ia32':
+      return ia32Reason(facts)
+    case 'mapZero':
+      return mapZeroReason()
     case 'sysctlWritable':
       return sysctlReason(facts)
     case 'kernelConfig':

@@ -62,6 +62,10 @@ export type Need =
   | 'sysctlWritable'
   /** The kernel's build configuration is readable (/proc/config.gz or /boot/config-RELEASE). */
   | 'kernelConfig'
+  /** x86-64 with ia32 emulation on: int $0x80 from a 64-bit process reaches the i386 table (probed in a child). */
+  | 'ia32'
+  /** A mapping at address 0 is allowed here (vm.mmap_min_addr, CAP_SYS_RAWIO, LSMs; probed in a child). */
+  | 'mapZero'
   /** vm.memfd_noexec here is at most this level (a namespace cannot go below its parent's level). */
   | { memfdNoexecAtMost: 0 | 1 }
   /** The kernel was not built without this config-dependent feature (a version-absent feature still runs). */

@@ -45,6 +45,11 @@ const CANARIES: Record<string, { answers: readonly string[]; since?: string; not
   shmget: { answers: ['EINVAL', 'ENOSYS'] },
   shmat: { answers: ['EINVAL', 'ENOSYS'] },
   shmdt: { answers: ['EINVAL', 'ENOSYS'] },
+  shmctl: { answers: ['EINVAL', 'ENOSYS'] },
+  // ENOSYS where the kernel has no protection keys at all (CONFIG_ARCH_HAS_PKEYS=n).
+  pkey_alloc: { answers: ['EINVAL', 'ENOSYS'], since: '4.9' },
+  // brk refuses by returning the break unchanged; the canary reports that as EINVAL (native/canary.cc).
+  brk: { answers: ['EINVAL'] },
   clone: { answers: ['EINVAL'] },
 }
 

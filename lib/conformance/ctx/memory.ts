@@ -10,8 +10,9 @@
  * Reading or writing the pages themselves (peek, poke, access) happens in the worker, which is a child
  * process of the runner: a fault there is an observation (the runner reports the signal), never a crash.
  */
+import { constants as osConstants } from 'node:os'
 import { errnoName } from '../../errors'
-import { constants as C, native, ProbeAccess, type Len, type RawRegion, type Target, type VmaInfo } from '../../native'
+import { constants as C, native, ProbeAccess, type Len, type MsealScenarioName, type RawRegion, type Target, type VmaInfo } from '../../native'
 import type { Json, Observation } from '../types'
 import { type Ctx, outcome, SetupError } from './index'
 
@@ -62,6 +63,12 @@ export interface MemoryAttempts {
    * at once (the kernel frees lazily, or not at all without memory pressure or swap): their answer alone.
    */
   madvise(r: Target, offset: number, length: Len, advice: number): Observation
+  /**
+   * madvise(2) of a discarding advice on memory whose contents come back from a file or shmem (a shared or
+   * file-backed mapping), where the contents cannot show the discard: { ret | errno, rssKb }, the resident
+   * memory of the VMA at offset read right after the call, before anything touches its pages again.
+   */
+  madviseResident(r: Target, offset: number, length: Len, advice: number): Observation
   /** mseal(2): { ret | errno, sealed } (VM_SEALED, 'sl' in VmFlags, at offset; 'unmapped' if nothing is there). */
   mseal(r: Target, offset: number, length: Len, flags?: Len): Observation
   /** mseal(2) at an absolute address (the documented cases at unmapped or special addresses): { ret | errno }. */
@@ -151,7 +158,7 @@ export class MemoryOps {
   /** munmap that must succeed and leave nothing at offset. */
   unmap(r: Target, offset: number, length: number): void {
     this.ctx.setup(this.#munmap(r, offset, length), `munmap(+${offset}, ${length})`)
-    this.ctx.verify(this.vma(r, offset) === null, () => `munmap(+${offset}, ${length}) returned 0 but the VMA is still there`)
+    this.ctx.verify(this.#mapsVma(r, offset) === null, () => `munmap(+${offset}, ${length}) returned 0 but the VMA is still there`)
   }
 
   /** madvise that must succeed and have the effect the advice promises (see MemoryAttempts.madvise). */
@@ -188,7 +195,18 @@ export class MemoryOps {
 
   /** The permission column of the VMA at offset ('r--p'), or 'unmapped'. */
   perms(r: Target, offset: number): string {
-    return this.vma(r, offset)?.perms ?? 'unmapped'
+    return this.#mapsVma(r, offset)?.perms ?? 'unmapped'
+  }
+
+  /**
+   * The VMA at offset as /proc/self/maps shows it (span, permissions, name), or null: for what needs no
+   * VmFlags or memory counters. /proc/self/smaps walks the page tables of every VMA before the one asked
+   * for (milliseconds in a Node process); /proc/self/maps does not.
+   */
+  #mapsVma(r: Target, offset: number): Pick<VmaInfo, 'start' | 'end' | 'perms' | 'name'> | null {
+    const v = native.raw.mapsVma(r, offset)
+    if (typeof v === 'number') throw new SetupError(`reading /proc/self/maps failed: ${errnoName(v)}`)
+    return v
   }
 
   /** Whether the VMA at offset has VM_SEALED ('sl' in VmFlags, shown since 6.10). The page must be mapped. */
@@ -207,7 +225,7 @@ export class MemoryOps {
 
   /** Size in pages of the VMA at `page` (0 when unmapped), as mseal_test.c's get_vma_size() reports it. */
   vmaPages(r: Target, page: number): number {
-    const v = this.vma(r, this.pages(page))
+    const v = this.#mapsVma(r, this.pages(page))
     return v ? (v.end - v.start) / this.ctx.ps : 0
   }
 
@@ -234,6 +252,27 @@ export class MemoryOps {
     return outcome(this.ctx.sys('munmap', [], ret))
   }
 
+  /**
+   * One of the mseal scenarios of native/mseal_scenarios.cc, run in a forked child: what must never happen
+   * in the worker (a mapping at address 0, the program break, a System V segment, the ia32 entry, this
+   * thread's protection-key rights, the vDSO). The child's system calls join the clause's record, so the
+   * seccomp attribution covers them; returns each call's answer ({ ret } or { errno }, in order), the facts
+   * the child reported, and the signal that ended it (null when it exited). `target` is for 'child-munmap':
+   * the inherited range it unmaps.
+   */
+  scenario(
+    name: MsealScenarioName,
+    sealed: boolean,
+    target?: { r: Target; offset: number; length: Len },
+  ): { calls: Array<{ syscall: string; answer: Observation }>; facts: Record<string, number>; signal: string | null } {
+    const out = target ? native.msealScenario(name, sealed, target.r, target.offset, target.length) : native.msealScenario(name, sealed)
+    this.ctx.sys('clone', [], typeof out === 'number' ? out : 0)
+    if (typeof out === 'number') throw new SetupError(`fork for the ${name} scenario failed: ${errnoName(out)}`)
+    const calls = out.calls.map((c) => ({ syscall: c.syscall, answer: outcome(this.ctx.sys(c.syscall, c.args, c.ret)) }))
+    const signal = Object.entries(osConstants.signals).find(([, n]) => n === out.signal)?.[0]
+    return { calls, facts: out.facts, signal: out.signal === 0 ? null : (signal ?? `signal ${out.signal}`) }
+  }
+
   /** b's base minus a's: whether a mapping landed where it was asked to, without an address. */
   distance(a: Target, b: Target): number {
     return native.raw.distance(a, b)
@@ -254,13 +293,17 @@ export class MemoryOps {
         this.ctx.own(r, Number(length))
         return { obs: { ret: 0, perms: this.perms(r, 0) }, region: r }
       },
-      munmap: (r, offset, length) => ({ ...outcome(this.#munmap(r, offset, length)), mapped: this.vma(r, offset) !== null }),
+      munmap: (r, offset, length) => ({ ...outcome(this.#munmap(r, offset, length)), mapped: this.#mapsVma(r, offset) !== null }),
       mprotect: (r, offset, length, prot) => ({ ...outcome(this.#mprotect(r, offset, length, prot)), perms: this.perms(r, offset) }),
       pkeyMprotect: (r, offset, length, prot, pkey) => {
         const ret = this.ctx.sys('pkey_mprotect', [prot, pkey], native.raw.pkeyMprotect(r, offset, length, prot, pkey))
         return { ...outcome(ret), perms: this.perms(r, offset) }
       },
       madvise: (r, offset, length, advice) => ({ ...outcome(this.#madvise(r, offset, length, advice)), ...this.#adviceEffect(r, offset, advice) }),
+      madviseResident: (r, offset, length, advice) => ({
+        ...outcome(this.#madvise(r, offset, length, advice)),
+        rssKb: this.vma(r, offset)?.rssKb ?? 'unmapped',
+      }),
       mseal: (r, offset, length, flags = 0) => {
         const ret = this.#mseal(r, offset, length, flags)
         const v = this.vma(r, offset)
