@@ -70,6 +70,8 @@ interface FeatureSpec {
   /** The call that shows the feature, and the arguments a filter matches on (for its canary). */
   syscall: string
   canaryArgs: number[]
+  /** The probe reads a file instead of making the call (CPU flags, a sysctl's existence): no filter can answer it. */
+  readsOnly?: boolean
   /** Versions at or after `since` that lack the feature, and why (a regression). */
   absentIn?: { range: string; why: string }
   /** Evidence that this kernel was built or configured without it, as a sentence; null when there is none. */
@@ -209,6 +211,7 @@ const SPECS: Record<FeatureName, FeatureSpec> = {
     since: '4.9',
     syscall: 'pkey_mprotect',
     canaryArgs: [C.PROT_READ, 0],
+    readsOnly: true,
     config: () => {
       const flags = /^flags\s*:(.*)$/m.exec(readText('/proc/cpuinfo') ?? '')?.[1] ?? ''
       return /\bpku\b/.test(flags) && /\bospke\b/.test(flags) ? null : 'the CPU or kernel has no memory protection keys (no pku/ospke in /proc/cpuinfo)'
@@ -238,6 +241,7 @@ const SPECS: Record<FeatureName, FeatureSpec> = {
     since: '6.3',
     syscall: 'openat',
     canaryArgs: [0],
+    readsOnly: true,
     config: () => (existsSync('/proc/sys/vm') ? null : 'there is no /proc/sys/vm here (the kernel was built without CONFIG_SYSCTL, or /proc/sys is hidden)'),
     probe: () => ({ ret: existsSync('/proc/sys/vm/memfd_noexec') ? 0 : -2 /* ENOENT */ }),
   },
@@ -270,7 +274,7 @@ export function judgeFeature(name: FeatureName, result: ProbeResult, version: Ke
   }
   if (result.ret >= 0) return { ok: true, state: 'present', since }
   const errno = errnoName(result.ret)
-  if (seccompMode === 2) {
+  if (seccompMode === 2 && !spec.readsOnly) {
     const evidence = filterEvidence(spec.syscall, spec.canaryArgs, version)
     if (evidence)
       return {
