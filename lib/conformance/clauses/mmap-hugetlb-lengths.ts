@@ -63,6 +63,7 @@ export const hugeLengthClauses: Clause[] = [
     id: 'mmap.hugetlb.munmap-short-einval',
     quote: [HUGE_TLB, HUGETLBPAGE],
     note: 'munmap of one native page of that mapping fails with EINVAL, and the mapping is still there.',
+    mirrors: ['LTP memfd_create03 test_def_pagesize'],
     expect: { errno: 'EINVAL', mapped: true },
     run: (ctx) => {
       const { r } = shortMapping(ctx)
