@@ -3,7 +3,7 @@
  * the same in Linux 6.12 and 7.2), the man-pages 6.20 pages, and the 6.6 rework of vm.memfd_noexec.
  */
 import { C } from '../abi'
-import type { KernelFacts, Quote } from '../types'
+import type { KernelFacts, Observation, Quote } from '../types'
 import { unfixed } from './unfixed'
 
 const MAN = 'https://man7.org/linux/man-pages'
@@ -96,6 +96,17 @@ export const PRE_66 = unfixed({ since: '6.3', mainline: '6.6', stable: { '6.4': 
 export const REF_ENFORCED =
   'Jeff Xu, "mm/memfd: sysctl: fix MEMFD_NOEXEC_SCOPE_NOEXEC_ENFORCED"; 202e14222fad "memfd: do not -EACCES old memfd_create() users with vm.memfd_noexec=2" (6.6; stable 6.4.16, 6.5.3)'
 export const REF_HIERARCHY = '9876cfe8ec1c "memfd: replace ratcheting feature from vm.memfd_noexec with hierarchy" (6.6; stable 6.4.16, 6.5.3)'
+
+/**
+ * MFD_EXEC at level 2: mfd_noexec.rst says "rejected" and gives no errno; the kernel's is EACCES
+ * (check_sysctl_memfd_noexec(), since the 6.6 rework: before it MFD_EXEC was let through).
+ */
+export const EXEC_REJECTED: Observation = { errno: 'EACCES' }
+/**
+ * A call without an exec flag at level 2: "rejected", no errno given; the kernel's level check has refused
+ * such calls with EINVAL (6.3–6.5) and refuses with EACCES since 6.6 (where it accepts these calls).
+ */
+export const NOFLAG_REJECTED: Observation[] = [{ errno: 'EACCES' }, { errno: 'EINVAL' }]
 
 /** The level of vm.memfd_noexec where memseal runs (null before 6.3): the level its namespaces start at. */
 export function levelOf(k: KernelFacts): number {

@@ -10,6 +10,7 @@ import type { Clause, KernelFacts, Need, Observation, Quote } from '../types'
 import { compareVersions, parseVersion } from '../../kernel/version'
 import type { Fs } from './noexec-cases'
 import {
+  EXEC_REJECTED,
   HUGETLB_EXEC_SEAL_DIVERGENCE,
   HUGETLB_EXEC_SEAL_IGNORED,
   levelOf,
@@ -24,9 +25,6 @@ import {
 import { unfixed } from './unfixed'
 
 const clause = (c: Omit<Clause, 'area'>): Clause => ({ area: 'noexec', ...c })
-
-/** mfd_noexec.rst gives no errno for "rejected": the kernel's level check has used EINVAL (6.3–6.5) and EACCES (6.6 on). */
-const REJECTED: Observation[] = [{ errno: 'EACCES' }, { errno: 'EINVAL' }]
 
 const MEMFD_C = (text: string): Quote => ({ doc: 'mm/memfd.c', version: 'Linux 7.2', text })
 const EXEC_EACCES = manDoc('execve(2)', 'ERRORS', 'EACCES Execute permission is denied for the file or a script or ELF interpreter.')
@@ -64,9 +62,9 @@ function creationClauses(fs: Fs): Clause[] {
       since: '6.3',
       needs: needs('mfdExec'),
       quote: [NOEXEC.mfdExec, NOEXEC.finer, NOEXEC.level2],
-      note: `memfd_create(MFD_EXEC): mode 0777 (fstat) at levels 0 and 1; at level 2 it is rejected (the errno set is the kernel's, as for the level clauses).${on}`,
+      note: `memfd_create(MFD_EXEC): mode 0777 (fstat) at levels 0 and 1; at level 2 it is rejected (mfd_noexec.rst gives no errno; the kernel's is EACCES).${on}`,
       mirrors: mirror('test_exec_no_seal'),
-      expect: (k): Observation | Observation[] => (levelOf(k) === 2 ? REJECTED : { ret: 0, mode: '0777' }),
+      expect: (k): Observation | Observation[] => (levelOf(k) === 2 ? EXEC_REJECTED : { ret: 0, mode: '0777' }),
       history: [
         {
           range: PRE_66,
@@ -85,7 +83,7 @@ function creationClauses(fs: Fs): Clause[] {
       quote: [MAN_TEXT.allowSealing, NOEXEC.mfdExec],
       note: `memfd_create(MFD_EXEC) without MFD_ALLOW_SEALING starts with F_SEAL_SEAL (F_GET_SEALS): only MFD_NOEXEC_SEAL implies MFD_ALLOW_SEALING (mfd_noexec.rst). At level 2 MFD_EXEC is rejected.${on}`,
       mirrors: mirror('test_exec_no_seal'),
-      expect: (k): Observation | Observation[] => (levelOf(k) === 2 ? REJECTED : { ret: 0, seals: C.F_SEAL_SEAL }),
+      expect: (k): Observation | Observation[] => (levelOf(k) === 2 ? EXEC_REJECTED : { ret: 0, seals: C.F_SEAL_SEAL }),
       history: [
         {
           range: PRE_66,

@@ -8,14 +8,11 @@
 import { C } from '../abi'
 import type { Clause, KnownBehaviour, Observation, Quote } from '../types'
 import { CREATE_CASES, FILESYSTEMS, caseKey, chmodTarget, type CreateCase, type Fs } from './noexec-cases'
-import { levelOf, MAN_SILENT, MAN_TEXT, NOEXEC, PRE_66, REF_ENFORCED } from './noexec-docs'
+import { EXEC_REJECTED, levelOf, MAN_SILENT, NOFLAG_REJECTED, MAN_TEXT, NOEXEC, PRE_66, REF_ENFORCED } from './noexec-docs'
 import { sharedPart, sysctlClause } from './noexec-session'
 
 /** Kernels where level 2 turns a call without MFD_EXEC or MFD_NOEXEC_SEAL into MFD_NOEXEC_SEAL (6.6; 6.4.16, 6.5.3). */
 const LEVEL2_ACCEPTS = '>=6.4.16 <6.5 || >=6.5.3'
-
-/** mfd_noexec.rst gives no errno for "rejected": the kernel's level check has used EINVAL (6.3–6.5) and EACCES (6.6 on). */
-const REJECTED: Observation[] = [{ errno: 'EACCES' }, { errno: 'EINVAL' }]
 
 const octal = (mode: number): string => mode.toString(8).padStart(4, '0')
 
@@ -34,9 +31,9 @@ const asNoexecSeal = (fs: Fs): Observation => made(fs, '0666', C.F_SEAL_EXEC)
 /** What mfd_noexec.rst (and memfd_create(2) for the classic case) predicts for one memfd at one level. */
 function predicted(fs: Fs, level: number, slug: CreateCase['slug']): Observation | Observation[] {
   if (slug === 'mfd-noexec-seal') return asNoexecSeal(fs)
-  if (slug === 'mfd-exec') return level === 2 ? REJECTED : made(fs, '0777', 0)
+  if (slug === 'mfd-exec') return level === 2 ? EXEC_REJECTED : made(fs, '0777', 0)
   if (level === 0) return made(fs, '0777', slug === 'allow-sealing' ? 0 : C.F_SEAL_SEAL)
-  return level === 1 ? asNoexecSeal(fs) : REJECTED
+  return level === 1 ? asNoexecSeal(fs) : NOFLAG_REJECTED
 }
 
 function quotes(level: number, slug: CreateCase['slug']): Quote[] {
