@@ -4,6 +4,7 @@
  */
 import { C } from '../abi'
 import type { KernelFacts, Observation, Quote } from '../types'
+import { inRange } from '../../kernel/version'
 import { unfixed } from './unfixed'
 
 const MAN = 'https://man7.org/linux/man-pages'
@@ -103,10 +104,13 @@ export const REF_HIERARCHY = '9876cfe8ec1c "memfd: replace ratcheting feature fr
  */
 export const EXEC_REJECTED: Observation = { errno: 'EACCES' }
 /**
- * A call without an exec flag at level 2: "rejected", no errno given; the kernel's level check has refused
- * such calls with EINVAL (6.3–6.5) and refuses with EACCES since 6.6 (where it accepts these calls).
+ * A call without an exec flag at level 2: mfd_noexec.rst says "rejected" and gives no errno, so the errno is
+ * the kernel's of the era: EINVAL before the 6.6 rework (which rejected these calls), EACCES since (its
+ * level check's only errno, though it no longer rejects these calls: the recorded difference).
  */
-export const NOFLAG_REJECTED: Observation[] = [{ errno: 'EACCES' }, { errno: 'EINVAL' }]
+export function noflagRejected(k: KernelFacts): Observation {
+  return { errno: inRange(k.version, PRE_66) ? 'EINVAL' : 'EACCES' }
+}
 
 /** The level of vm.memfd_noexec where memseal runs (null before 6.3): the level its namespaces start at. */
 export function levelOf(k: KernelFacts): number {
