@@ -45,10 +45,10 @@ function quotes(level: number, slug: CreateCase['slug']): Quote[] {
 }
 
 const FLAGS_TEXT: Record<CreateCase['slug'], string> = {
-  'allow-sealing': 'MFD_ALLOW_SEALING',
-  'no-flags': 'no flags at all',
-  'mfd-exec': 'MFD_EXEC | MFD_ALLOW_SEALING',
-  'mfd-noexec-seal': 'MFD_NOEXEC_SEAL | MFD_ALLOW_SEALING',
+  'allow-sealing': 'name, MFD_ALLOW_SEALING',
+  'no-flags': 'name, 0',
+  'mfd-exec': 'name, MFD_EXEC | MFD_ALLOW_SEALING',
+  'mfd-noexec-seal': 'name, MFD_NOEXEC_SEAL | MFD_ALLOW_SEALING',
 }
 
 function levelClause(level: number, fs: Fs, c: CreateCase): Clause {
