@@ -1,7 +1,7 @@
 /**
  * vm.memfd_noexec across nested pid namespaces (catalog §2; memfd_test.c test_sysctl_nested): what a child
- * namespace inherits, what it may write, and what its parent's later changes do to it. Three namespace
- * scenarios (noexec-scripts.ts belowParent, raise, afterFork), each shared by the clauses it serves, and
+ * namespace inherits, what it may write, and what its parent's later changes do to it: one namespace that
+ * makes a child namespace for each step (noexec-scripts.ts `nested`), shared by the clauses it serves; and
  * the selftest's own caveat that a namespace's init cannot stop itself.
  */
 import type { Ctx } from '../ctx'
@@ -26,9 +26,9 @@ function field(ctx: Ctx, o: Observation, name: string): Record<string, Json> {
   return obj(v)
 }
 
-/** The child of the belowParent scenario: made under a parent at level 2, then writing 1, 0 and 2. */
-async function belowParent(ctx: Ctx): Promise<Observation> {
-  return sharedPart(ctx, 'belowParent', 'child')
+/** The child namespace made under a parent at level 2, which then writes 1, 0 and 2. */
+async function below(ctx: Ctx): Promise<Observation> {
+  return sharedPart(ctx, 'nested', 'below')
 }
 
 export const nestedClauses: Clause[] = [
@@ -40,7 +40,7 @@ export const nestedClauses: Clause[] = [
     note: 'A private pid namespace writes 2; a child namespace made after that reads 2 before it writes anything.',
     mirrors: ['memfd_test.c test_sysctl_nested ("Child inherits our setting.")'],
     expect: { child: 2 },
-    run: async (ctx) => ({ child: (await belowParent(ctx)).inherited ?? null }),
+    run: async (ctx) => ({ child: (await below(ctx)).inherited ?? null }),
   }),
   sysctlClause({
     id: 'noexec.sysctl.nested.lower-than-parent-einval',
@@ -52,7 +52,7 @@ export const nestedClauses: Clause[] = [
     mirrors: ['memfd_test.c test_sysctl_sysctl2_failset', 'memfd_test.c test_sysctl_sysctl1_failset'],
     expect: { write1: { write: 'EINVAL', level: 2 }, write0: { write: 'EINVAL', level: 2 } },
     run: async (ctx) => {
-      const child = await belowParent(ctx)
+      const child = await below(ctx)
       return { write1: field(ctx, child, 'write1'), write0: field(ctx, child, 'write0') }
     },
   }),
@@ -64,7 +64,7 @@ export const nestedClauses: Clause[] = [
     quote: [NOEXEC.hierarchy, LOWER_REFUSED],
     note: "Control for lower-than-parent-einval: the same child then writes its parent's value, 2, which is accepted.",
     expect: { write2: { write: 'ok', level: 2 } },
-    run: async (ctx) => ({ write2: field(ctx, await belowParent(ctx), 'write2') }),
+    run: async (ctx) => ({ write2: field(ctx, await below(ctx), 'write2') }),
   }),
   sysctlClause({
     id: 'noexec.sysctl.nested.child-can-raise',
@@ -76,7 +76,7 @@ export const nestedClauses: Clause[] = [
     mirrors: ['memfd_test.c test_sysctl_nested ("Child can lower the setting.")'],
     expect: { write: 'ok', level: 2 },
     run: async (ctx) => {
-      const raised = field(ctx, await sharedPart(ctx, 'raise', 'child'), 'child')
+      const raised = field(ctx, await sharedPart(ctx, 'nested', 'raise'), 'child')
       return field(ctx, raised, 'write2')
     },
   }),
@@ -90,7 +90,7 @@ export const nestedClauses: Clause[] = [
     mirrors: ['memfd_test.c test_sysctl_nested ("Child lowering the setting has no effect on our setting.")'],
     expect: (k) => ({ child: 2, parent: levelOf(k) }),
     run: async (ctx) => {
-      const report = await sharedPart(ctx, 'raise', 'child')
+      const report = await sharedPart(ctx, 'nested', 'raise')
       return { child: field(ctx, field(ctx, report, 'child'), 'write2').level ?? null, parent: report.parent ?? null }
     },
   }),
@@ -112,9 +112,9 @@ export const nestedClauses: Clause[] = [
         ref: REF_HIERARCHY,
       },
     ],
-    run: (ctx) => sharedPart(ctx, 'raise', 'own'),
+    run: (ctx) => sharedPart(ctx, 'nested', 'own'),
   }),
-  ...afterForkClauses(),
+  ...parentChangeClauses(),
   sysctlClause({
     id: 'noexec.sysctl.selftest-race.sigstop-to-pidns-init',
     catalog: 'sysctl.selftest-race.sigstop-to-pidns-init',
@@ -151,8 +151,8 @@ export const nestedClauses: Clause[] = [
   }),
 ]
 
-/** The afterFork scenario: a parent raises itself to 2 over a waiting child, then lowers itself under another. */
-function afterForkClauses(): Clause[] {
+/** A parent raises itself to 2 over a waiting child, then lowers itself under another. */
+function parentChangeClauses(): Clause[] {
   const preHierarchy = (start: number): KnownBehaviour => ({
     range: PRE_66,
     observed: { before: start, after: start },
@@ -160,7 +160,7 @@ function afterForkClauses(): Clause[] {
     ref: REF_HIERARCHY,
   })
   const raised = async (ctx: Ctx): Promise<Observation> => {
-    const child = await sharedPart(ctx, 'afterFork', 'raised')
+    const child = await sharedPart(ctx, 'nested', 'raised')
     ctx.verify(child.before === levelOf(ctx.facts), () => `the child namespace started at level ${JSON.stringify(child.before)}, not ${levelOf(ctx.facts)}`)
     return child
   }
@@ -221,7 +221,7 @@ function afterForkClauses(): Clause[] {
         },
       ],
       run: async (ctx) => {
-        const child = await sharedPart(ctx, 'afterFork', 'lowered')
+        const child = await sharedPart(ctx, 'nested', 'lowered')
         ctx.verify(child.before === 2, () => `the second child namespace started at level ${JSON.stringify(child.before)}, not 2`)
         return { parentWrite: child.parentWrite ?? null, after: child.after ?? null, exec: child.exec ?? null }
       },

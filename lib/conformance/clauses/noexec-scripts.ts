@@ -1,8 +1,9 @@
 /**
  * The `noexec.` scripts that run as pid 1 of private pid namespaces (../child/: the namespace is verified
  * before a script runs, and vm.memfd_noexec is written only through ns.setLevel()). A namespace costs a
- * node start, so one script serves every clause of a scenario: it does each clause's part with ns.step(),
- * which keeps the part's own system calls, and the clauses take their parts (ctx.proc.shared).
+ * node start, so one script serves every clause of a scenario (the levels, the nested namespaces): it
+ * does each clause's part with ns.step(), which keeps the part's own system calls, and the clauses take
+ * their parts (ctx.proc.shared).
  */
 import { C } from '../abi'
 import type { ChildApi, Scripts, StepResult } from '../child/api'
@@ -95,43 +96,34 @@ export const scripts: Scripts = {
     return { write: ns.setLevel(2), level: ns.level() }
   },
 
-  /** The parent goes to 2, then a child namespace reads what it inherited and tries to write 1, 0 and 2. */
-  belowParent: async (ns): Promise<Json> => {
+  /**
+   * The nested-namespace clauses, in one namespace that starts at the level memseal runs at (L) and makes
+   * a child namespace for each step. From L ≤ 1: a child raises itself to 2 (`raise`), this namespace goes
+   * up one and back (`own`), and it raises itself to 2 while a child made at L waits (`raised`). Then at 2:
+   * a child inherits 2 and tries to write 1, 0 and 2 (`below`), and from L ≤ 1 a child made at 2 waits while
+   * this namespace lowers itself back to L (`lowered`). The steps that need L ≤ 1 are absent from L = 2.
+   */
+  nested: async (ns): Promise<Json> => {
+    const start = ns.level()
+    const out: Record<string, Json> = { start }
+    const waiting = { module: MODULE, name: 'childAsksThenReports' }
+    if (start < 2) {
+      out.raise = await ns.step(async () => ({
+        child: await ns.run({ module: MODULE, name: 'childWrites' }, { writes: [2] }, { pidns: true }),
+        parent: ns.level(),
+      }))
+      out.own = await ns.step(() => {
+        const raise = ns.setLevel(start + 1)
+        const lower = ns.setLevel(start)
+        return { raise, lower, restored: ns.level() === start }
+      })
+      out.raised = await ns.step(() => ns.run(waiting, null, { pidns: true, onMessage: () => ns.setLevel(2) }))
+    }
     const refused = raiseTo(ns, 2)
     if (refused !== null) ns.setupFail(refused)
-    return { child: await ns.step(() => ns.run({ module: MODULE, name: 'childWrites' }, { writes: [1, 0, 2] }, { pidns: true })) }
-  },
-
-  /** From the level it starts at (0 or 1): a child namespace raises itself to 2; then this one goes up one and back. */
-  raise: async (ns): Promise<Json> => {
-    const start = ns.level()
-    if (start >= 2) ns.setupFail(`the namespace starts at level ${start}: nothing above it to raise to`)
-    const child = await ns.step(async () => ({
-      child: await ns.run({ module: MODULE, name: 'childWrites' }, { writes: [2] }, { pidns: true }),
-      parent: ns.level(),
-    }))
-    const own = await ns.step(() => {
-      const raise = ns.setLevel(start + 1)
-      const lower = ns.setLevel(start)
-      return { raise, lower, restored: ns.level() === start }
-    })
-    return { start, child, own }
-  },
-
-  /**
-   * Level changes of a parent after its child namespace was made: the parent raises itself to 2 while a
-   * child made at its start level waits; then, at 2, it makes a second child and lowers itself back.
-   */
-  afterFork: async (ns): Promise<Json> => {
-    const start = ns.level()
-    if (start >= 2) ns.setupFail(`the namespace starts at level ${start}: it can neither raise nor lower`)
-    const child = { module: MODULE, name: 'childAsksThenReports' }
-    const raised = await ns.step(() => ns.run(child, null, { pidns: true, onMessage: () => ns.setLevel(2) }))
-    const lowered = await ns.step(() => {
-      if (ns.level() !== 2) ns.setupFail(`the parent is at level ${ns.level()}, not 2, after raising itself`)
-      return ns.run(child, null, { pidns: true, onMessage: () => ns.setLevel(start) })
-    })
-    return { start, raised, lowered }
+    out.below = await ns.step(() => ns.run({ module: MODULE, name: 'childWrites' }, { writes: [1, 0, 2] }, { pidns: true }))
+    if (start < 2) out.lowered = await ns.step(() => ns.run(waiting, null, { pidns: true, onMessage: () => ns.setLevel(start) }))
+    return out
   },
 
   /** In a child namespace: the level it inherited, then each write of `writes` with the level after it. */
