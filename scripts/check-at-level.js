@@ -50,10 +50,13 @@ if (now !== level) {
   process.stderr.write(`check-at-level: vm.memfd_noexec reads ${now} after writing ${level} (the parent's level is higher)\n`)
   process.exit(2)
 }
+// process.exit would drop what is still queued for a pipe (a report of a few hundred KiB): exit once
+// stdout has taken everything.
+const exitAfterOutput = (status) => process.stdout.write('', () => process.exit(status))
 require(CLI)
   .main(rest.length ? rest : ['check'])
   .then(
-    (status) => process.exit(status),
+    (status) => exitAfterOutput(status),
     (err) => {
       process.stderr.write(`check-at-level: ${err && err.stack ? err.stack : String(err)}\n`)
       process.exit(1)

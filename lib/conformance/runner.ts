@@ -201,7 +201,7 @@ class Spawner {
 /**
  * Runs the jobs on `workers` slots. A slot keeps one worker and replaces it when the worker asks to retire
  * (a seal it could not fence), dies or times out. Clauses with isolation 'pidns' do their namespace work
- * in processes they start themselves (lib/conformance/pidns.ts), so they share the workers.
+ * in processes they start themselves (lib/conformance/child/), so they share the workers.
  */
 async function runJobs(
   jobs: Job[],

@@ -11,13 +11,14 @@
  * vm.memfd_noexec is written only through setLevel(), which refuses unless this process is pid 1 of a
  * pid namespace it verified to be new and below its parent's (./main.ts): the host's value is never touched.
  */
-import { closeSync, constants as fsc, openSync, readFileSync, readlinkSync, writeSync } from 'node:fs'
+import { closeSync, constants as fsc, fchmodSync, openSync, readFileSync, readlinkSync, writeSync } from 'node:fs'
+import { constants as osc } from 'node:os'
 import { errnoName } from '../../errors'
 import { constants as C, native } from '../../native'
 import type { CallRecord } from '../ctx'
 import { readKmsg, type KmsgRecord } from '../kmsg'
 import type { Json, Observation } from '../types'
-import type { RunOptions, ScriptRef } from './protocol'
+import type { RunOptions, ScriptRef, ScriptResult } from './protocol'
 
 const SYSCTL = '/proc/sys/vm/memfd_noexec'
 
@@ -39,8 +40,14 @@ export interface ChildApiOptions {
   /** Sends a message to the parent and waits for its answer. */
   ask: (message: Json) => Json
   /** Runs a nested script (in a deeper namespace, for example) from this process. */
-  run: (ref: ScriptRef, args: Json, options: RunOptions) => Promise<Json>
+  run: (ref: ScriptRef, args: Json, options: RunOptions) => Promise<ScriptResult>
 }
+
+/** A part of a script's work, with the system calls that part made (for the seccomp attribution of one clause). */
+export type StepResult = { obs: Json; calls: Json[] } | { setup: string; calls: Json[] }
+
+/** CAP_SYS_ADMIN, bit 21 of the capability sets in /proc/self/status. */
+const CAP_SYS_ADMIN = 21n
 
 export class ChildApi {
   readonly C = C
@@ -81,8 +88,8 @@ export class ChildApi {
     return Number(readFileSync(SYSCTL, 'utf8').trim())
   }
 
-  /** memfd_create(name, flags | MFD_CLOEXEC): the fd or -errno. */
-  memfd(flags: number, name = 'memseal-child'): number {
+  /** memfd_create(name, flags | MFD_CLOEXEC): the fd or -errno (a null name is the bad pointer of the error-order cases). */
+  memfd(flags: number, name: string | null = 'memseal-child'): number {
     return this.#sys('memfd_create', [flags | C.MFD_CLOEXEC], native.memfdCreate(name, flags | C.MFD_CLOEXEC))
   }
 
@@ -100,6 +107,66 @@ export class ChildApi {
     const d = this.describe(fd)
     this.close(fd)
     return Object.fromEntries(pick.map((k) => [k, d[k]]))
+  }
+
+  /** fchmod(2) and the mode afterwards: { ret: 0 | errno, mode } (octal text). */
+  chmod(fd: number, mode: number): Observation {
+    let ret = 0
+    try {
+      fchmodSync(fd, mode)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      if (typeof e.errno !== 'number') throw err
+      ret = e.errno
+    }
+    this.#sys('fchmod', [mode], ret)
+    return { ...(ret === 0 ? { ret } : { errno: errnoName(ret) }), mode: this.describe(fd).mode }
+  }
+
+  /** Whether this process holds CAP_SYS_ADMIN in its effective set. */
+  hasSysAdmin(): boolean {
+    const hex = /^CapEff:\s*([0-9a-f]+)/m.exec(this.read('/proc/self/status'))?.[1]
+    if (hex === undefined) throw new ChildSetupError('no CapEff line in /proc/self/status')
+    return ((BigInt(`0x${hex}`) >> CAP_SYS_ADMIN) & 1n) === 1n
+  }
+
+  /** This process's pid in each pid namespace from /proc's down to its own (the NSpid line of /proc/self/status). */
+  nspid(): number[] {
+    const line = /^NSpid:\s*(.*)$/m.exec(this.read('/proc/self/status'))?.[1]
+    if (line === undefined) throw new ChildSetupError('no NSpid line in /proc/self/status')
+    return line.trim().split(/\s+/).map(Number)
+  }
+
+  /** A result as an observation: { ret } for a non-negative one, { errno: 'EPERM' } for -errno. */
+  outcome(ret: number): Observation {
+    return ret >= 0 ? { ret } : { errno: errnoName(ret) }
+  }
+
+  /** kill(getpid(), SIGSTOP): 0 or -errno. Whether the process stopped is for its parent to see. */
+  stopSelf(): number {
+    try {
+      process.kill(process.pid, 'SIGSTOP')
+      return this.#sys('kill', [osc.signals.SIGSTOP], 0)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      return this.#sys('kill', [osc.signals.SIGSTOP], typeof e.errno === 'number' ? e.errno : -1)
+    }
+  }
+
+  /**
+   * Runs one part of the script's work and returns what it observed with the system calls it made, or the
+   * setup failure that stopped it: a script that serves several clauses gives each its own part.
+   */
+  async step(work: () => Json | Promise<Json>): Promise<StepResult> {
+    const mark = this.calls.length
+    const calls = (): Json[] => this.calls.slice(mark).map((c) => ({ syscall: c.syscall, args: c.args, ret: c.ret }))
+    try {
+      const obs = await work()
+      return { obs, calls: calls() }
+    } catch (err) {
+      if (err instanceof ChildSetupError) return { setup: err.message, calls: calls() }
+      throw err
+    }
   }
 
   fcntl(fd: number, cmd: number, arg: number = 0): number {
@@ -130,9 +197,16 @@ export class ChildApi {
     return this.#options.ask(message)
   }
 
-  /** Runs another script in its own process (a deeper pid namespace with { pidns: true }). */
-  run(ref: ScriptRef, args: Json = null, options: RunOptions = {}): Promise<Json> {
-    return this.#options.run(ref, args, options)
+  /** Runs another script in its own process (a deeper pid namespace with { pidns: true }); its calls join this one's. */
+  async run(ref: ScriptRef, args: Json = null, options: RunOptions = {}): Promise<Json> {
+    try {
+      const r = await this.#options.run(ref, args, options)
+      this.calls.push(...r.calls)
+      return r.result
+    } catch (err) {
+      this.calls.push(...((err as { calls?: CallRecord[] }).calls ?? []))
+      throw err
+    }
   }
 
   /** Fails the clause's setup unless `result` is 'ok'. */

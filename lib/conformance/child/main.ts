@@ -10,7 +10,7 @@
 import { readFileSync, readlinkSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { ChildApi, type Scripts } from './api'
-import type { ChildLine, RunOptions, ScriptRef } from './protocol'
+import type { ChildLine, RunOptions, ScriptRef, ScriptResult } from './protocol'
 import type { Json } from '../types'
 
 const env = process.env
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   const script = mod.scripts?.[ref.name]
   if (!script) refuse(`no script '${ref.name}' in clauses/${ref.module}`)
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- nested runs load the spawner only when asked
-  const run = (...a: Parameters<ChildApi['run']>): Promise<Json> => (require('./spawn') as typeof import('./spawn')).runScript(...a).then((r) => r.result)
+  const run = (...a: Parameters<ChildApi['run']>): Promise<ScriptResult> => (require('./spawn') as typeof import('./spawn')).runScript(...a)
   const api = new ChildApi({ verifiedNamespace: verified, args: JSON.parse(env.MEMSEAL_CHILD_ARGS ?? 'null') as Json, ask, run })
   try {
     const result = await script(api, api.args)

@@ -22,6 +22,17 @@ export interface RunOptions {
   onMessage?: (message: Json) => Json | Promise<Json>
   /** Kill the child and fail after this long (default: 20 s, or MEMSEAL_CLAUSE_TIMEOUT_MS if longer). */
   timeoutMs?: number
+  /**
+   * Capabilities the child runs without ('sys_admin' …): dropped from its bounding and inheritable sets by
+   * setpriv(1) just before node starts, so that even root lacks them; the child checks the result itself.
+   */
+  dropCapabilities?: string[]
+}
+
+/** What a script returned, and the system calls it made on the way (for the seccomp attribution). */
+export interface ScriptResult {
+  result: Json
+  calls: CallRecord[]
 }
 
 /** What the child writes on stdout, one JSON object per line. */

@@ -6,9 +6,11 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { accessSync, constants as fsConstants, readFileSync, readlinkSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { SetupError, type CallRecord } from '../ctx'
+import { SetupError } from '../ctx'
 import type { Json } from '../types'
-import type { ChildLine, RunOptions, ScriptRef } from './protocol'
+import type { ChildLine, RunOptions, ScriptRef, ScriptResult } from './protocol'
+
+export type { ScriptResult }
 
 /** The compiled entry point: dist/conformance/child/main.js beside this file, or under dist/ from lib/. */
 const MAIN = (() => {
@@ -62,12 +64,6 @@ function ownNamespace(): { ns: string; depth: number } {
   return { ns: readlinkSync('/proc/self/ns/pid'), depth: nspid.length - 1 }
 }
 
-export interface ScriptResult {
-  result: Json
-  /** The system calls the script made, for the seccomp attribution. */
-  calls: CallRecord[]
-}
-
 /**
  * Runs a script in a child process and resolves with its result. A setup failure inside (or a failed
  * namespace check) rejects with SetupError; any other failure rejects with an Error carrying the
@@ -79,6 +75,14 @@ export function runScript(ref: ScriptRef, args: Json = null, options: RunOptions
     const unshare = which('unshare')
     if (!unshare) return Promise.reject(new SetupError('unshare(1) is not on PATH'))
     command.push(unshare, '--pid', '--fork', '--kill-child', '--')
+  }
+  const drop = options.dropCapabilities ?? []
+  if (drop.length > 0) {
+    const setpriv = which('setpriv')
+    if (!setpriv) return Promise.reject(new SetupError('setpriv(1) (util-linux) is not on PATH'))
+    if (!drop.every((c) => /^[a-z_]+$/.test(c))) return Promise.reject(new SetupError(`not capability names: ${drop.join(', ')}`))
+    const caps = drop.map((c) => `-${c}`).join(',')
+    command.push(setpriv, '--bounding-set', caps, '--inh-caps', caps, '--')
   }
   command.push(process.execPath, MAIN)
   const parent = ownNamespace()

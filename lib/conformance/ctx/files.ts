@@ -121,6 +121,17 @@ export class FileOps {
     this.ctx.verify(back.equals(bytes), () => `pwrite(${bytes.length} bytes at ${offset}) returned ${n} but the file does not hold them`)
   }
 
+  /** The bytes of a file of the system (/bin/true for the exec clauses) written at offset 0, verified as fill() does. */
+  fillFrom(fd: number, path: string): void {
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(path)
+    } catch (err) {
+      throw new SetupError(`reading ${path} failed: ${(err as NodeJS.ErrnoException).code}`)
+    }
+    this.fill(fd, bytes, 0)
+  }
+
   /** fchmod that must succeed and leave that mode. */
   chmod(fd: number, mode: number): void {
     this.ctx.setup(this.#fchmod(fd, mode), `fchmod(0${mode.toString(8)})`)

@@ -17,6 +17,12 @@ export interface ProcessAttempts {
   exec(fd: number, argv: string[]): Observation
 }
 
+/**
+ * Results of the scripts that several clauses share, per worker process (see ProcessOps.shared): a private
+ * pid namespace costs a node start, so the clauses of one namespace scenario share one run.
+ */
+const sharedRuns = new Map<string, Promise<Json>>()
+
 export class ProcessOps {
   constructor(private readonly ctx: Ctx) {}
 
@@ -37,6 +43,54 @@ export class ProcessOps {
 
   #merge(calls: readonly CallRecord[]): void {
     for (const c of calls) this.ctx.sys(c.syscall, c.args, c.ret)
+  }
+
+  /**
+   * Runs a script once in this worker for every clause that names the same `key`, and gives each of them
+   * its result. For a namespace that serves several clauses: the script does every clause's part, and
+   * returns each part with the system calls that part made (ChildApi.step). The run's calls are not added
+   * to any clause: each clause adds its own part's with record(), so a call a seccomp filter answered is
+   * held against the clause that made it and no other. Same key, same script and arguments.
+   */
+  shared(key: string, ref: ScriptRef, args: Json = null, options: RunOptions = {}): Promise<Json> {
+    let run = sharedRuns.get(key)
+    if (!run) {
+      run = runScript(ref, args, options).then((r) => r.result)
+      sharedRuns.set(key, run)
+    }
+    return run
+  }
+
+  /** Adds the system calls of one part of a shared script (ChildApi.step's `calls`) to this clause's record. */
+  record(calls: Json): void {
+    if (!Array.isArray(calls)) throw new SetupError(`a shared script returned ${JSON.stringify(calls)} as its calls`)
+    for (const c of calls) {
+      const call = c as Partial<CallRecord> | null
+      if (typeof call?.syscall !== 'string' || !Array.isArray(call.args) || typeof call.ret !== 'number')
+        throw new SetupError(`a shared script returned ${JSON.stringify(c)} as a call`)
+      this.ctx.sys(call.syscall, call.args, call.ret)
+    }
+  }
+
+  /**
+   * Sends SIGCONT to a descendant that is stopped (state T) and says whether it was: for the clause that
+   * checks that a pid namespace's init cannot stop itself. `nspid` is the descendant's NSpid line (its pid
+   * in each namespace from /proc's down): /proc is read with the first, the signal goes to the pid this
+   * process's own namespace gives it.
+   */
+  resumeIfStopped(nspid: readonly number[]): boolean {
+    const depth = (/^NSpid:\s*(.*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '').trim().split(/\s+/).length - 1
+    const [procPid, ownPid] = [nspid[0], nspid[depth]]
+    if (procPid === undefined || ownPid === undefined) throw new SetupError(`NSpid ${nspid.join(' ')} does not reach this process's namespace (depth ${depth})`)
+    let state: string | undefined
+    try {
+      state = /^State:\s*(\S)/m.exec(readFileSync(`/proc/${procPid}/status`, 'utf8'))?.[1]
+    } catch {
+      return false // it has exited
+    }
+    if (state !== 'T') return false
+    process.kill(ownPid, 'SIGCONT')
+    return true
   }
 
   /** setrlimit that must succeed and read back; the old limit is restored when the clause ends. */
