@@ -146,6 +146,14 @@ export class FileOps {
     this.ctx.verify((now & bits) === bits, () => `F_ADD_SEALS(0x${bits.toString(16)}) returned 0 but the seals are 0x${now.toString(16)}`)
   }
 
+  /** close(2) of an fd the clause made, which must succeed and leave the number unused (F_GETFD: EBADF). */
+  close(fd: number): void {
+    this.ctx.setup(this.ctx.sys('close', [], native.close(fd)), `close(${fd})`)
+    this.ctx.untrack(fd)
+    const after = this.#fcntl(fd, C.F_GETFD, 0)
+    this.ctx.verify(after === -9 /* EBADF */, () => `close(${fd}) returned 0 but F_GETFD on it gives ${after < 0 ? errnoName(after) : after}`)
+  }
+
   /** open(2) that must succeed; tracked. */
   open(path: string, flags: number | string, mode?: number): number {
     const fd = errnoOf(() => openSync(path, flags, mode))
@@ -253,6 +261,16 @@ export class FileOps {
   /** F_GET_SEALS that must succeed. */
   seals(fd: number): number {
     return this.ctx.setup(this.#fcntl(fd, C.F_GET_SEALS, 0), 'fcntl(F_GET_SEALS)')
+  }
+
+  /** The descriptor flags (fcntl F_GETFD: FD_CLOEXEC) that must be readable. */
+  fdFlags(fd: number): number {
+    return this.ctx.setup(this.#fcntl(fd, C.F_GETFD, 0), 'fcntl(F_GETFD)')
+  }
+
+  /** The file status flags and access mode (fcntl F_GETFL) that must be readable. */
+  statusFlags(fd: number): number {
+    return this.ctx.setup(this.#fcntl(fd, C.F_GETFL, 0), 'fcntl(F_GETFL)')
   }
 
   /** st_blksize: the huge page size of a hugetlbfs file. */
