@@ -110,7 +110,7 @@ const ROWS: Row[] = [
     control: {
       id: 'seal.hugetlb.unsealed.ftruncate-bigger-ok',
       want: done(3),
-      quote: [man('truncate', 'DESCRIPTION', `${TRUNCATE.truncates} ${TRUNCATE.extends}`)],
+      quote: [man('truncate', 'DESCRIPTION', `${TRUNCATE.truncates} … ${TRUNCATE.extends}`)],
     },
   },
   {

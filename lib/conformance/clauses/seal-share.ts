@@ -188,20 +188,20 @@ interface ShareTest {
   selftest: string
   ltp?: string
   build: (s: Steps, memfd: number, base: number) => void
-  quote: string
+  quote: string[]
 }
 
 const SHARE_TESTS: ShareTest[] = [
-  { slug: 'dup', selftest: 'test_share_dup', ltp: 'LTP memfd_create01 test_share_dup', build: shareDup, quote: `${SEALS.inode} ${SEALS.sealSeal}` },
-  { slug: 'mmap', selftest: 'test_share_mmap', ltp: 'LTP memfd_create01 test_share_mmap', build: shareMmap, quote: `${SEALS.ebusy}` },
+  { slug: 'dup', selftest: 'test_share_dup', ltp: 'LTP memfd_create01 test_share_dup', build: shareDup, quote: [SEALS.inode, SEALS.sealSeal] },
+  { slug: 'mmap', selftest: 'test_share_mmap', ltp: 'LTP memfd_create01 test_share_mmap', build: shareMmap, quote: [SEALS.ebusy] },
   {
     slug: 'open',
     selftest: 'test_share_open',
     ltp: 'LTP memfd_create01 test_share_open',
     build: shareOpen,
-    quote: `${SEALS.inode} ${SEALS.writable}`,
+    quote: [SEALS.inode, SEALS.writable],
   },
-  { slug: 'fork', selftest: 'test_share_fork', build: shareFork, quote: `${SEALS.inode} ${SEALS.sealSeal}` },
+  { slug: 'fork', selftest: 'test_share_fork', build: shareFork, quote: [SEALS.inode, SEALS.sealSeal] },
 ]
 
 type Table = 'shared' | 'own'
@@ -218,7 +218,7 @@ function shareClause(t: ShareTest, table: Table, fs: Fs): Clause {
   return clause({
     id: `seal.${huge ? 'hugetlb.' : ''}share-${t.slug}.file-table-${table}`,
     catalog: `seal.shared-by-inode-* (T-MEMFD ${t.selftest})`,
-    quote: seals('DESCRIPTION', t.quote),
+    quote: t.quote.map((text) => seals('DESCRIPTION', text)),
     note:
       `memfd_test.c ${t.selftest} step by step${huge ? ' on a hugetlbfs memfd of one huge page' : ' on a memfd of two pages'}, ` +
       (table === 'shared'

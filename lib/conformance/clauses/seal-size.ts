@@ -27,12 +27,12 @@ const pagesText = (n: number): string => (n === 1 ? '1 page' : `${n} pages`)
 const ftruncate = (pages: number): Call => ({
   what: `ftruncate(${pagesText(pages)})`,
   run: (ctx, fd) => ctx.try.ftruncate(fd, size(pages)),
-  control: man('truncate', 'DESCRIPTION', pages < 2 ? TRUNCATE.truncates : `${TRUNCATE.truncates} ${TRUNCATE.extends}`),
+  control: man('truncate', 'DESCRIPTION', pages < 2 ? TRUNCATE.truncates : `${TRUNCATE.truncates} … ${TRUNCATE.extends}`),
 })
 const truncate = (pages: number): Call => ({
   what: `truncate(/proc/self/fd/N, ${pagesText(pages)})`,
   run: (ctx, fd) => ctx.try.truncate(fd, size(pages)),
-  control: man('truncate', 'DESCRIPTION', pages < 2 ? TRUNCATE.truncates : `${TRUNCATE.truncates} ${TRUNCATE.extends}`),
+  control: man('truncate', 'DESCRIPTION', pages < 2 ? TRUNCATE.truncates : `${TRUNCATE.truncates} … ${TRUNCATE.extends}`),
 })
 const openTrunc: Call = {
   what: 'open(/proc/self/fd/N, O_RDWR | O_TRUNC)',

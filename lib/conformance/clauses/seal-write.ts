@@ -100,7 +100,7 @@ const writes: Clause[] = [
   }),
   clause({
     id: 'seal.write.ftruncate-grow-ok',
-    quote: [seals('DESCRIPTION', SEALS.write), man('truncate', 'DESCRIPTION', `${TRUNCATE.truncates} ${TRUNCATE.extends}`)],
+    quote: [seals('DESCRIPTION', SEALS.write), man('truncate', 'DESCRIPTION', `${TRUNCATE.truncates} … ${TRUNCATE.extends}`)],
     note: 'mfd_assert_grow under F_SEAL_WRITE: ftruncate from two pages to eight.',
     mirrors: T_WRITE,
     since: '3.17',
