@@ -276,7 +276,7 @@ function basicSequence(): Clause {
     { add: 0, want: { errno: 'EPERM', seals: b | SHRINK | WRITE | GROW | SEAL } },
   ]
   const line = (add: number, o: Observation): string =>
-    `F_ADD_SEALS(${sealNames(add)}) = ${typeof o.errno === 'string' ? o.errno : 'ok'}, seals ${typeof o.seals === 'number' ? sealNames(o.seals) : String(o.seals)}`
+    `F_ADD_SEALS(${sealNames(add)}) = ${typeof o.errno === 'string' ? o.errno : 'ok'}, seals ${typeof o.seals === 'number' ? sealNames(o.seals) : JSON.stringify(o.seals)}`
   return clause({
     id: 'seal.basic.selftest-sequence',
     quote: [seals('DESCRIPTION', SEALS.add), seals('DESCRIPTION', SEALS.sealSeal)],
