@@ -8,6 +8,7 @@ import { C } from '../abi'
 import type { Ctx } from '../ctx'
 import type { Clause, KernelFacts, Observation, Quote } from '../types'
 import { quiet } from './memfd-create'
+import { credentials } from './memfd-scripts'
 import { MEMFD, memfdCreate } from './memfd-docs'
 import { man, WRITE } from './seal-docs'
 
@@ -55,7 +56,7 @@ function unprivileged(id: string, groups: number[], how: string): Clause {
         range: '*',
         observed: { ret: 0, uid: NOBODY, capIpcLock: false },
         behaviour: 'An unprivileged memfd_create(MFD_HUGETLB) succeeds: the group and CAP_IPC_LOCK check applies only to SysV shm.',
-        ref: 'mm/memfd.c memfd_create() → hugetlb_file_setup(…, HUGETLB_ANONHUGE_INODE, …), since MFD_HUGETLB arrived (749df87bd7be, 4.14)',
+        ref: 'mm/memfd.c memfd_create() → hugetlb_file_setup(…, HUGETLB_ANONHUGE_INODE, …), since MFD_HUGETLB arrived (4.14)',
       },
     ],
     run: async (ctx) =>
@@ -85,11 +86,14 @@ const privileges: Clause[] = [
     id: 'memfd.hugetlb.privileged-ok',
     catalog: 'mfd.hugetlb.unprivileged-succeeds (control)',
     quote: memfdCreate('ERRORS', MEMFD.ePermHugetlb),
-    note: 'Control for memfd.hugetlb.unprivileged-eperm: the same call in the same kind of child process, as root (CAP_IPC_LOCK), gets an fd.',
+    note: 'Control for memfd.hugetlb.unprivileged-eperm: the same call in the worker, which runs as root with CAP_IPC_LOCK, gets an fd.',
     since: '4.14',
     needs: ['hugetlb', 'root'],
     expect: { ret: 0, uid: 0, capIpcLock: true },
-    run: async (ctx) => (await ctx.proc.run({ module: 'memfd-scripts', name: 'createAs' }, { flags: C.MFD_HUGETLB | quiet(ctx) })) as Observation,
+    run: (ctx) => {
+      const { uid, capIpcLock } = credentials(ctx.proc.read('/proc/self/status'))
+      return { ...ctx.try.memfdCreate('h', C.MFD_HUGETLB | quiet(ctx) | C.MFD_CLOEXEC).obs, uid, capIpcLock }
+    },
   }),
   unprivileged('memfd.hugetlb.unprivileged-eperm', [NOBODY], `with supplementary group ${NOBODY} only`),
   unprivileged('memfd.hugetlb.unprivileged-no-groups-eperm', [], 'with no supplementary groups'),

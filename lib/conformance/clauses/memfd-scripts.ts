@@ -8,6 +8,13 @@ import type { Json } from '../types'
 /** CAP_IPC_LOCK, the capability memfd_create(2) names for MFD_HUGETLB. */
 const CAP_IPC_LOCK = 14
 
+/** The uid and whether CAP_IPC_LOCK is effective, from /proc/self/status. */
+export function credentials(status: string): { uid: number; capIpcLock: boolean } {
+  const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1)
+  const capEff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`)
+  return { uid, capIpcLock: (capEff & (1n << BigInt(CAP_IPC_LOCK))) !== 0n }
+}
+
 export const scripts: Scripts = {
   /**
    * memfd_create(args.flags) as whoever this process runs as: { ret: 0 } or { errno }, with the uid and
@@ -15,10 +22,7 @@ export const scripts: Scripts = {
    */
   createAs: (ns, args: Json) => {
     const { flags } = args as { flags: number }
-    const status = ns.read('/proc/self/status')
-    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1)
-    const capEff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`)
     const made = ns.create(flags, [])
-    return { ...(typeof made.errno === 'string' ? made : { ret: 0 }), uid, capIpcLock: (capEff & (1n << BigInt(CAP_IPC_LOCK))) !== 0n }
+    return { ...(typeof made.errno === 'string' ? made : { ret: 0 }), ...credentials(ns.read('/proc/self/status')) }
   },
 }

@@ -179,7 +179,7 @@ const ROWS: Row[] = [
         range: '*',
         observed: { errno: 'EPERM', hugePages: 2 },
         behaviour: 'F_SEAL_GROW refuses any fallocate that reaches past the end of a hugetlbfs file, FALLOC_FL_KEEP_SIZE included.',
-        ref: 'fs/hugetlbfs/inode.c hugetlbfs_fallocate() (F_SEAL_GROW and offset + len > inode->i_size), since hugetlbfs seals arrived (ff62a3421044, 4.16)',
+        ref: 'fs/hugetlbfs/inode.c hugetlbfs_fallocate() (F_SEAL_GROW and offset + len > inode->i_size), since hugetlbfs memfds could be sealed (4.16)',
       },
     ],
   },

@@ -211,7 +211,7 @@ const GROW_ROWS: Row[] = [
         range: '*',
         observed: refused(2),
         behaviour: 'F_SEAL_GROW refuses any fallocate that reaches past the end of the file, FALLOC_FL_KEEP_SIZE included.',
-        ref: 'mm/shmem.c shmem_fallocate() (F_SEAL_GROW and offset + len > inode->i_size), unchanged since the seal arrived (40e041a2c858, 3.17)',
+        ref: 'mm/shmem.c shmem_fallocate() (F_SEAL_GROW and offset + len > inode->i_size), unchanged since F_SEAL_GROW arrived (3.17)',
       },
     ],
   },
