@@ -94,7 +94,7 @@ const ACCEPTED: Accepted[] = [
 ]
 
 /** What a memfd made with `flags` (no exec flag) is at each level: its close-on-exec flag and its seals. */
-function acceptedExpect(flags: number): (k: KernelFacts) => Observation[] {
+function acceptedExpect(flags: number): (k: KernelFacts) => Observation {
   const cloexec = (flags & C.MFD_CLOEXEC) !== 0
   const atZero = { ret: 0, cloexec, seals: flags & C.MFD_ALLOW_SEALING ? 0 : C.F_SEAL_SEAL }
   return byLevel(atZero, { ret: 0, cloexec, seals: C.F_SEAL_EXEC })

@@ -4,6 +4,7 @@
  * vm.memfd_noexec means for a memfd made without MFD_EXEC or MFD_NOEXEC_SEAL.
  */
 import { C } from '../abi'
+import { inRange } from '../../kernel/version'
 import type { KernelFacts, KnownBehaviour, Observation, Quote } from '../types'
 import { MAN_NOW } from './seal-docs'
 
@@ -74,21 +75,22 @@ export function levelSeals(k: KernelFacts): number {
   return (k.environment.memfdNoexec ?? 0) >= 1 ? C.F_SEAL_EXEC : 0
 }
 
+/** Kernels before the level-2 rework (Jeff Xu's ENFORCED fix and 202e14222fad): 6.3 up to 6.6, 6.4.16 and 6.5.3. */
+export const PRE_LEVEL2_REWORK = '>=6.3 <6.4.16 || >=6.5 <6.5.3'
+
 /**
  * What a call with neither MFD_EXEC nor MFD_NOEXEC_SEAL gives at this level (mfd_noexec.rst): at 0 (or
  * before the sysctl) `atZero`, at 1 `asNoexecSeal`, at 2 a refusal. The document gives no errno for the
- * refusal: the kernels that refused used EINVAL (6.3 to 6.5) and EACCES (the level-2 fix of 6.5), so
- * either is the documented refusal. The observation carries the level it was made at.
+ * refusal, so the errno is the kernel's of the era, as in the noexec clauses: EINVAL before the level-2
+ * rework (which rejected these calls), EACCES since (its level check's only errno, though since then it no
+ * longer rejects these calls: the recorded difference, level2History). The observation carries the level.
  */
-export function byLevel(atZero: Observation, asNoexecSeal: Observation): (k: KernelFacts) => Observation[] {
-  return (k) => {
+export function byLevel(atZero: Observation, asNoexecSeal: Observation): (k: KernelFacts) => Observation {
+  return (k): Observation => {
     const level = k.environment.memfdNoexec
-    if (level === null || level === 0) return [{ level, ...atZero }]
-    if (level === 1) return [{ level, ...asNoexecSeal }]
-    return [
-      { level, errno: 'EINVAL' },
-      { level, errno: 'EACCES' },
-    ]
+    if (level === null || level === 0) return { level, ...atZero }
+    if (level === 1) return { level, ...asNoexecSeal }
+    return { level, errno: inRange(k.version, PRE_LEVEL2_REWORK) ? 'EINVAL' : 'EACCES' }
   }
 }
 

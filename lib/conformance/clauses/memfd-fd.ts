@@ -21,7 +21,7 @@ function atLevel(ctx: Ctx, flags: number, observe: (fd: number) => Observation):
 
 const LEVELS = [noexecDoc('Sysctl', NOEXEC.level0), noexecDoc('Sysctl', NOEXEC.level1), noexecDoc('Sysctl', NOEXEC.level2)]
 const LEVEL_NOTE =
-  'No exec flag is given, so the level of vm.memfd_noexec in this pid namespace decides (mfd_noexec.rst): at 0 (or before the sysctl, 6.3) the classic memfd, at 1 the call "acts like MFD_NOEXEC_SEAL was set" (mode 0666, F_SEAL_EXEC, and sealable since "MFD_NOEXEC_SEAL implies MFD_ALLOW_SEALING"), at 2 it "will be rejected" (no errno is given: EINVAL and EACCES are both accepted). The observation carries the level.'
+  'No exec flag is given, so the level of vm.memfd_noexec in this pid namespace decides (mfd_noexec.rst): at 0 (or before the sysctl, 6.3) the classic memfd, at 1 the call "acts like MFD_NOEXEC_SEAL was set" (mode 0666, F_SEAL_EXEC, and sealable since "MFD_NOEXEC_SEAL implies MFD_ALLOW_SEALING"), at 2 it "will be rejected" (no errno is given: the errno the kernel of the era uses is expected, EINVAL before the 6.6 rework, EACCES since). The observation carries the level.'
 
 const fd: Clause[] = [
   clause({
