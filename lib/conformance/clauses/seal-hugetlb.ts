@@ -35,6 +35,11 @@ function filledHuge(ctx: Ctx, bits: number): { fd: number; hps: number } {
   return { fd, hps }
 }
 
+/** fallocate that allocates: its answer, the size, and whether the file now holds the huge page (st_blocks). */
+function allocating(ctx: Ctx, fd: number, mode: number, offset: number, length: number): Observation {
+  return { ...ctx.try.fallocate(fd, mode, offset, length), allocated: ctx.file.allocated(fd) >= length }
+}
+
 interface Row {
   id: string
   catalog?: string
@@ -101,8 +106,8 @@ const ROWS: Row[] = [
     id: 'seal.hugetlb.shrink.fallocate-grow-ok',
     seal: SHRINK,
     what: 'fallocate(0, 2 huge pages, 1 huge page)',
-    call: (ctx, fd, hps) => ctx.try.fallocate(fd, 0, 2 * hps, hps),
-    want: done(3),
+    call: (ctx, fd, hps) => allocating(ctx, fd, 0, 2 * hps, hps),
+    want: done(3, { allocated: true }),
     quote: [seals('DESCRIPTION', SEALS.shrink), man('fallocate', 'DESCRIPTION', FALLOCATE.allocates)],
     note: 'mfd_assert_grow on hugetlbfs: fallocate past the end grows the file by the huge page it allocates.',
     mirrors: mirror('test_seal_shrink'),
@@ -146,26 +151,31 @@ const ROWS: Row[] = [
     id: 'seal.hugetlb.grow.fallocate-beyond-eof-eperm',
     seal: GROW,
     what: 'fallocate(0, 2 huge pages, 1 huge page)',
-    call: (ctx, fd, hps) => ctx.try.fallocate(fd, 0, 2 * hps, hps),
-    want: refused(2),
+    call: (ctx, fd, hps) => allocating(ctx, fd, 0, 2 * hps, hps),
+    want: refused(2, { allocated: false }),
     quote: [seals('DESCRIPTION', SEALS.grow), man('fallocate', 'ERRORS', EPERM_SEAL)],
     note: 'mfd_fail_grow on hugetlbfs (hugetlbfs_fallocate): refused before any huge page is taken.',
     mirrors: mirror('test_seal_grow'),
-    control: { id: 'seal.hugetlb.unsealed.fallocate-beyond-eof-ok', want: done(3), quote: [man('fallocate', 'DESCRIPTION', FALLOCATE.allocates)], pool: true },
+    control: {
+      id: 'seal.hugetlb.unsealed.fallocate-beyond-eof-ok',
+      want: done(3, { allocated: true }),
+      quote: [man('fallocate', 'DESCRIPTION', FALLOCATE.allocates)],
+      pool: true,
+    },
   },
   {
     id: 'seal.hugetlb.grow.fallocate-keepsize-beyond-eof-ok',
     seal: GROW,
     what: 'fallocate(FALLOC_FL_KEEP_SIZE, 2 huge pages, 1 huge page)',
-    call: (ctx, fd, hps) => ctx.try.fallocate(fd, C.FALLOC_FL_KEEP_SIZE, 2 * hps, hps),
-    want: done(2),
+    call: (ctx, fd, hps) => allocating(ctx, fd, C.FALLOC_FL_KEEP_SIZE, 2 * hps, hps),
+    want: done(2, { allocated: true }),
     quote: [seals('DESCRIPTION', SEALS.grow), man('fallocate', 'DESCRIPTION', FALLOCATE.keepSize)],
     note: 'FALLOC_FL_KEEP_SIZE past the end keeps the size: "If you keep the size …, those calls still work as expected." (It would take one huge page.)',
     mirrors: [],
     pool: true,
     control: {
       id: 'seal.hugetlb.unsealed.fallocate-keepsize-beyond-eof-ok',
-      want: done(2),
+      want: done(2, { allocated: true }),
       quote: [man('fallocate', 'DESCRIPTION', FALLOCATE.keepSize)],
       pool: true,
     },
@@ -177,7 +187,7 @@ const ROWS: Row[] = [
     history: [
       {
         range: '*',
-        observed: { errno: 'EPERM', hugePages: 2 },
+        observed: { errno: 'EPERM', hugePages: 2, allocated: false },
         behaviour: 'F_SEAL_GROW refuses any fallocate that reaches past the end of a hugetlbfs file, FALLOC_FL_KEEP_SIZE included.',
         ref: 'fs/hugetlbfs/inode.c hugetlbfs_fallocate() (F_SEAL_GROW and offset + len > inode->i_size), since hugetlbfs memfds could be sealed (4.16)',
       },

@@ -41,7 +41,11 @@ const openTrunc: Call = {
 }
 const fallocate = (mode: number, offset: number, pages: number): Call => ({
   what: `fallocate(${mode === 0 ? '0' : mode === C.FALLOC_FL_KEEP_SIZE ? 'FALLOC_FL_KEEP_SIZE' : 'PUNCH_HOLE|KEEP_SIZE'}, ${offset}, ${pagesText(pages)})`,
-  run: (ctx, fd) => ctx.try.fallocate(fd, mode, offset, size(pages)),
+  // An allocation shows in the storage the file holds (st_blocks), also where the size stays.
+  run: (ctx, fd) =>
+    mode & C.FALLOC_FL_PUNCH_HOLE
+      ? ctx.try.fallocate(fd, mode, offset, size(pages))
+      : { ...ctx.try.fallocate(fd, mode, offset, size(pages)), allocated: ctx.file.allocated(fd) >= size(pages) },
   control: man('fallocate', 'DESCRIPTION', mode === 0 ? FALLOCATE.allocates : mode === C.FALLOC_FL_KEEP_SIZE ? FALLOCATE.keepSize : FALLOCATE.punch),
   needsData: (mode & C.FALLOC_FL_PUNCH_HOLE) !== 0,
 })
@@ -129,7 +133,7 @@ const SHRINK_ROWS: Row[] = [
     id: 'seal.shrink.fallocate-grow-ok',
     seal: SHRINK,
     call: fallocate(0, 0, 4),
-    want: done(0, 4),
+    want: done(0, 4, { allocated: true }),
     quote: seals('DESCRIPTION', SEALS.shrink),
     note: 'mfd_assert_grow: fallocate past the end grows the file.',
     mirrors: T_SHRINK,
@@ -187,20 +191,20 @@ const GROW_ROWS: Row[] = [
     id: 'seal.grow.fallocate-beyond-eof-eperm',
     seal: GROW,
     call: fallocate(0, 0, 4),
-    want: refused(2),
+    want: refused(2, { allocated: false }),
     quote: growQuote('fallocate'),
     note: 'mfd_fail_grow: fallocate of four pages from 0; the file keeps two.',
     mirrors: T_GROW,
-    control: { id: 'seal.unsealed.fallocate-beyond-eof-ok', want: done(0, 4) },
+    control: { id: 'seal.unsealed.fallocate-beyond-eof-ok', want: done(0, 4, { allocated: true }) },
   },
   {
     id: 'seal.grow.fallocate-keepsize-beyond-eof-ok',
     seal: GROW,
     call: fallocate(C.FALLOC_FL_KEEP_SIZE, 0, 4),
-    want: done(0, 2),
+    want: done(0, 2, { allocated: true }),
     quote: [seals('DESCRIPTION', SEALS.grow), man('fallocate', 'DESCRIPTION', FALLOCATE.keepSize)],
-    note: 'fallocate(FALLOC_FL_KEEP_SIZE) past the end allocates blocks but does not change the size: "If you keep the size …, those calls still work as expected."',
-    control: { id: 'seal.unsealed.fallocate-keepsize-beyond-eof-ok', want: done(0, 2) },
+    note: 'fallocate(FALLOC_FL_KEEP_SIZE) past the end allocates blocks (`allocated`: st_blocks covers the range) but does not change the size: "If you keep the size …, those calls still work as expected."',
+    control: { id: 'seal.unsealed.fallocate-keepsize-beyond-eof-ok', want: done(0, 2, { allocated: true }) },
     divergence: {
       doc: 'F_ADD_SEALS(2const), F_SEAL_GROW: "These calls fail with EPERM if you use them to increase the file size. If you keep the size or shrink it, those calls still work as expected."',
       kernel:
@@ -209,7 +213,7 @@ const GROW_ROWS: Row[] = [
     history: [
       {
         range: '*',
-        observed: refused(2),
+        observed: refused(2, { allocated: false }),
         behaviour: 'F_SEAL_GROW refuses any fallocate that reaches past the end of the file, FALLOC_FL_KEEP_SIZE included.',
         ref: 'mm/shmem.c shmem_fallocate() (F_SEAL_GROW and offset + len > inode->i_size), unchanged since F_SEAL_GROW arrived (3.17)',
       },
@@ -219,7 +223,7 @@ const GROW_ROWS: Row[] = [
     id: 'seal.grow.fallocate-within-ok',
     seal: GROW,
     call: fallocate(0, 0, 2),
-    want: done(0, 2),
+    want: done(0, 2, { allocated: true }),
     quote: seals('DESCRIPTION', SEALS.grow),
     note: 'fallocate inside the file keeps the size.',
   },
@@ -317,7 +321,7 @@ const RESIZE_ROWS: Row[] = [
     id: 'seal.resize.fallocate-beyond-eof-eperm',
     seal: SHRINK | GROW,
     call: fallocate(0, 0, 4),
-    want: refused(2),
+    want: refused(2, { allocated: false }),
     quote: growQuote('fallocate'),
     note: 'mfd_fail_grow under F_SEAL_SHRINK | F_SEAL_GROW.',
     mirrors: T_RESIZE,

@@ -74,11 +74,14 @@ const writes: Clause[] = [
   clause({
     id: 'seal.write.fallocate-grow-ok',
     quote: seals('DESCRIPTION', SEALS.write),
-    note: 'mfd_assert_grow under F_SEAL_WRITE: "growing the size of the file is still possible and allowed"; fallocate (mode 0) of four pages grows it.',
+    note: 'mfd_assert_grow under F_SEAL_WRITE: "growing the size of the file is still possible and allowed"; fallocate (mode 0) of four pages grows it and allocates them (st_blocks).',
     mirrors: T_WRITE,
     since: '3.17',
-    expect: { ret: 0, size: 4 * ps },
-    run: (ctx) => ctx.try.fallocate(sealed(ctx, WRITE), 0, 0, 4 * ps),
+    expect: { ret: 0, size: 4 * ps, allocated: true },
+    run: (ctx) => {
+      const fd = sealed(ctx, WRITE)
+      return { ...ctx.try.fallocate(fd, 0, 0, 4 * ps), allocated: ctx.file.allocated(fd) >= 4 * ps }
+    },
   }),
   clause({
     id: 'seal.write.ftruncate-shrink-ok',

@@ -279,6 +279,12 @@ export class FileOps {
     return this.ctx.setup(this.ctx.sys('fstat', [], r), `fstat(${fd})`)
   }
 
+  /** Bytes of storage the file holds (st_blocks × 512): what fallocate(2) allocates, whatever the size says. */
+  allocated(fd: number): number {
+    const r = errnoOf(() => fstatSync(fd).blocks)
+    return this.ctx.setup(this.ctx.sys('fstat', [], r), `fstat(${fd})`) * 512
+  }
+
   /** Whether the file is on hugetlbfs (statfs of its /proc/self/fd link). */
   onHugetlbfs(fd: number): boolean {
     return fsType(`/proc/self/fd/${fd}`) === HUGETLBFS_MAGIC
