@@ -4,7 +4,7 @@
  * vm.memfd_noexec means for a memfd made without MFD_EXEC or MFD_NOEXEC_SEAL.
  */
 import { C } from '../abi'
-import { inRange } from '../../kernel/version'
+import { noflagRejected, REF_ENFORCED } from './noexec-docs'
 import type { KernelFacts, KnownBehaviour, Observation, Quote } from '../types'
 import { MAN_NOW } from './seal-docs'
 
@@ -59,11 +59,10 @@ export const NOEXEC = {
 
 /**
  * Kernels where vm.memfd_noexec=2 turns a call without MFD_EXEC or MFD_NOEXEC_SEAL into MFD_NOEXEC_SEAL
- * instead of rejecting it: 202e14222fad (mainline 6.6-rc1; sent to stable for 6.3+, and in the stable
- * releases 6.4.16 and 6.5.3).
+ * instead of rejecting it: the 6.6 rework (mainline 6.6; stable 6.4.16 and 6.5.3), as the noexec clauses
+ * record it.
  */
 export const LEVEL2_NOFLAG_ACCEPTED = '>=6.4.16 <6.5 || >=6.5.3'
-export const LEVEL2_REF = '202e14222fad "memfd: do not -EACCES old memfd_create() users with vm.memfd_noexec=2" (6.6; 6.4.16, 6.5.3)'
 
 /** The level of vm.memfd_noexec in this pid namespace; null where the sysctl does not exist (before 6.3). */
 export function levelOf(k: KernelFacts): number | null {
@@ -75,22 +74,20 @@ export function levelSeals(k: KernelFacts): number {
   return (k.environment.memfdNoexec ?? 0) >= 1 ? C.F_SEAL_EXEC : 0
 }
 
-/** Kernels before the level-2 rework (Jeff Xu's ENFORCED fix and 202e14222fad): 6.3 up to 6.6, 6.4.16 and 6.5.3. */
-export const PRE_LEVEL2_REWORK = '>=6.3 <6.4.16 || >=6.5 <6.5.3'
-
 /**
  * What a call with neither MFD_EXEC nor MFD_NOEXEC_SEAL gives at this level (mfd_noexec.rst): at 0 (or
  * before the sysctl) `atZero`, at 1 `asNoexecSeal`, at 2 a refusal. The document gives no errno for the
- * refusal, so the errno is the kernel's of the era, as in the noexec clauses: EINVAL before the level-2
- * rework (which rejected these calls), EACCES since (its level check's only errno, though since then it no
- * longer rejects these calls: the recorded difference, level2History). The observation carries the level.
+ * refusal, so the errno is the kernel's of the era, the one the noexec clauses expect (noflagRejected):
+ * EINVAL before the 6.6 rework (which rejected these calls), EACCES since (its level check's only errno,
+ * though since then it no longer rejects these calls: the recorded difference, level2History). The
+ * observation carries the level.
  */
 export function byLevel(atZero: Observation, asNoexecSeal: Observation): (k: KernelFacts) => Observation {
   return (k): Observation => {
     const level = k.environment.memfdNoexec
     if (level === null || level === 0) return { level, ...atZero }
     if (level === 1) return { level, ...asNoexecSeal }
-    return { level, errno: inRange(k.version, PRE_LEVEL2_REWORK) ? 'EINVAL' : 'EACCES' }
+    return { level, ...noflagRejected(k) }
   }
 }
 
@@ -102,7 +99,7 @@ export function level2History(asNoexecSeal: Observation): KnownBehaviour[] {
       observed: { level: 2, ...asNoexecSeal },
       behaviour:
         'At vm.memfd_noexec=2 a call without MFD_EXEC or MFD_NOEXEC_SEAL is not rejected: it is treated as MFD_NOEXEC_SEAL (mode 0666, F_SEAL_EXEC); only MFD_EXEC is refused.',
-      ref: LEVEL2_REF,
+      ref: REF_ENFORCED,
     },
   ]
 }

@@ -9,7 +9,3 @@ import { fdClauses } from './memfd-fd'
 import { hugetlbClauses } from './memfd-hugetlb'
 
 export const clauses: Clause[] = [...createClauses, ...fdClauses, ...hugetlbClauses]
-
-// noexec.ts imports these until it is converted to the Ctx operations (memfd-legacy.ts).
-export { LEVEL2_NOFLAG_ACCEPTED, LEVEL2_REF } from './memfd-docs'
-export { copyTrue, created, MAN_MEMFD, MAN_SEALS, modeOf, NOEXEC_DOC, noexecLevel, sealsOf } from './memfd-legacy'
