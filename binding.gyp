@@ -11,7 +11,8 @@
         'native/probe.cc',
         'native/fdpass.cc',
         'native/canary.cc',
-        'native/mseal_scenarios.cc'
+        'native/mseal_scenarios.cc',
+        'native/steps.cc'
       ],
       # node-addon-api without C++ exceptions: errors travel as -errno values and pending JS exceptions.
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],

@@ -129,6 +129,7 @@ export type ConstantName =
   | 'PKEY_DISABLE_WRITE'
   | 'SIGSEGV'
   | 'SIGBUS'
+  | 'SIGKILL'
   | '__NR_mseal'
   | 'PAGE_SIZE'
 
@@ -222,6 +223,30 @@ export interface Native extends MsealScenarioSurface {
   seccompCanary(syscall: string, args: number[]): number
   readonly raw: RawSurface
   readonly fdpass: FdPassSurface
+}
+
+// ── native/steps.cc: a sequence of seal and file calls on this thread or in a single-threaded forked child ──
+
+/** Operation codes of Native.fileSteps (native/steps.cc). */
+export const enum StepOp {
+  GetSeals = 0,
+  AddSeals = 1,
+  Dup = 2,
+  Reopen = 3,
+  Close = 4,
+  Mmap = 5,
+  Munmap = 6,
+  ForkIdle = 7,
+  Join = 8,
+}
+
+export interface Native {
+  /**
+   * Runs steps of 5 numbers each [op, a, b, c, d] on this thread (forked false) or in a forked child, which
+   * is single-threaded (forked true). Returns 1 + n numbers: the thread count of the process that ran them
+   * (-errno when no child could), then each step's result or -errno. Releases what the steps made.
+   */
+  fileSteps(steps: Float64Array, forked: boolean): Float64Array
 }
 
 export const native = nodeGypBuild(join(__dirname, '..')) as Native

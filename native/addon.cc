@@ -103,6 +103,7 @@ void InitConstants(Napi::Env env, Napi::Object exports) {
   MEMSEAL_CONSTANT(PKEY_DISABLE_WRITE);
   MEMSEAL_CONSTANT(SIGSEGV);
   MEMSEAL_CONSTANT(SIGBUS);
+  MEMSEAL_CONSTANT(SIGKILL);
   MEMSEAL_CONSTANT(__NR_mseal);
   constants.Set("PAGE_SIZE", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   exports.Set("constants", constants);
@@ -119,6 +120,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdPass(env, exports);
   InitCanary(env, exports);
   InitMsealScenarios(env, exports);
+  InitSteps(env, exports);
   return exports;
 }
 

@@ -5,6 +5,7 @@
 // system call answers with whatever it was written to return (ENOSYS, EPERM, or 0 without running it).
 // lib/conformance/seccomp.ts compares the two. Nothing here can change state: every call is refused.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
@@ -88,6 +89,9 @@ long RunCanary(const std::string& name, const std::vector<int64_t>& a) {
   }
   // CLONE_THREAD without CLONE_SIGHAND is always EINVAL: no process is made.
   if (name == "clone") return Ret(syscall(SYS_clone, 0x00010000 /* CLONE_THREAD */, 0, 0, 0, 0));
+  if (name == "close") return Ret(close(-1));
+  // pid INT_MIN names no process and no group: ESRCH, whatever the signal (kept: filters match on it).
+  if (name == "kill") return Ret(kill(INT32_MIN, static_cast<int>(arg(0))));
   return -ENOTSUP;
 }
 

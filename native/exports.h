@@ -15,6 +15,8 @@ void InitFdPass(Napi::Env env, Napi::Object exports);     // fdpass.cc: SCM_RIGH
 void InitCanary(Napi::Env env, Napi::Object exports);     // canary.cc: calls the kernel must refuse
 // mseal_scenarios.cc: the mseal clauses that run in forked children
 void InitMsealScenarios(Napi::Env env, Napi::Object exports);
+// steps.cc: seal steps on this thread or in a single-threaded forked child
+void InitSteps(Napi::Env env, Napi::Object exports);
 
 }  // namespace memseal
 

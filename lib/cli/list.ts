@@ -1,4 +1,5 @@
 /** `memseal list`: the clauses and their statements, nothing run (the same as `memseal check --list`). */
+import { sourceText, statementText } from '../conformance/evaluate'
 import { loadClauses, selectClauses, splitPatterns } from '../conformance/runner'
 import { parseOptions } from './args'
 import { LIST_OPTIONS } from './check-options'
@@ -22,8 +23,9 @@ export function runList(options: { only: readonly string[]; json: boolean }, com
     const rows = clauses.map((c) => ({
       id: c.id,
       area: c.area,
-      statement: c.statement,
-      source: c.source,
+      // The quoted documentation and where it is from (the deprecated statement/source are gone from the catalog)
+      statement: statementText(c),
+      source: sourceText(c),
       since: c.since,
       needs: c.needs ?? [],
       isolation: c.isolation ?? 'worker',
@@ -32,7 +34,7 @@ export function runList(options: { only: readonly string[]; json: boolean }, com
     return EXIT.ok
   }
   const width = Math.max(0, ...clauses.map((c) => c.id.length))
-  process.stdout.write(`${clauses.map((c) => `${c.id.padEnd(width)}  ${c.statement}\n`).join('')}# ${clauses.length} clauses\n`)
+  process.stdout.write(`${clauses.map((c) => `${c.id.padEnd(width)}  ${statementText(c)}\n`).join('')}# ${clauses.length} clauses\n`)
   return EXIT.ok
 }
 

@@ -51,6 +51,8 @@ const CANARIES: Record<string, { answers: readonly string[]; since?: string; not
   // brk refuses by returning the break unchanged; the canary reports that as EINVAL (native/canary.cc).
   brk: { answers: ['EINVAL'] },
   clone: { answers: ['EINVAL'] },
+  close: { answers: ['EBADF'] },
+  kill: { answers: ['ESRCH'] },
 }
 
 /** Evidence that a filter answers a system call: its canary got what the kernel never answers. */

@@ -146,6 +146,14 @@ export class FileOps {
     this.ctx.verify((now & bits) === bits, () => `F_ADD_SEALS(0x${bits.toString(16)}) returned 0 but the seals are 0x${now.toString(16)}`)
   }
 
+  /** close(2) of an fd the clause made, which must succeed and leave the number unused (F_GETFD: EBADF). */
+  close(fd: number): void {
+    this.ctx.setup(this.ctx.sys('close', [], native.close(fd)), `close(${fd})`)
+    this.ctx.untrack(fd)
+    const after = this.#fcntl(fd, C.F_GETFD, 0)
+    this.ctx.verify(after === -9 /* EBADF */, () => `close(${fd}) returned 0 but F_GETFD on it gives ${after < 0 ? errnoName(after) : after}`)
+  }
+
   /** open(2) that must succeed; tracked. */
   open(path: string, flags: number | string, mode?: number): number {
     const fd = errnoOf(() => openSync(path, flags, mode))
@@ -255,10 +263,26 @@ export class FileOps {
     return this.ctx.setup(this.#fcntl(fd, C.F_GET_SEALS, 0), 'fcntl(F_GET_SEALS)')
   }
 
+  /** The descriptor flags (fcntl F_GETFD: FD_CLOEXEC) that must be readable. */
+  fdFlags(fd: number): number {
+    return this.ctx.setup(this.#fcntl(fd, C.F_GETFD, 0), 'fcntl(F_GETFD)')
+  }
+
+  /** The file status flags and access mode (fcntl F_GETFL) that must be readable. */
+  statusFlags(fd: number): number {
+    return this.ctx.setup(this.#fcntl(fd, C.F_GETFL, 0), 'fcntl(F_GETFL)')
+  }
+
   /** st_blksize: the huge page size of a hugetlbfs file. */
   blksize(fd: number): number {
     const r = errnoOf(() => fstatSync(fd).blksize)
     return this.ctx.setup(this.ctx.sys('fstat', [], r), `fstat(${fd})`)
+  }
+
+  /** Bytes of storage the file holds (st_blocks × 512): what fallocate(2) allocates, whatever the size says. */
+  allocated(fd: number): number {
+    const r = errnoOf(() => fstatSync(fd).blocks)
+    return this.ctx.setup(this.ctx.sys('fstat', [], r), `fstat(${fd})`) * 512
   }
 
   /** Whether the file is on hugetlbfs (statfs of its /proc/self/fd link). */
@@ -417,9 +441,12 @@ function fsType(path: string): number | null {
   }
 }
 
-/** 'zero' when every byte is 0, 'kept' when none is, 'mixed' otherwise (an empty range is 'zero'). */
+/**
+ * 'zero' when every byte is 0, 'kept' when none is, 'mixed' otherwise (an empty range is 'zero'). Native
+ * searches (memchr, memcmp): a punched huge page is 2 MiB, which a byte loop in JavaScript takes ~30 ms on.
+ */
 function rangeState(bytes: Buffer, value: number): Json {
-  let hits = 0
-  for (const b of bytes) if (b === value) hits++
-  return hits === bytes.length ? 'zero' : hits === 0 ? 'kept' : 'mixed'
+  if (bytes.length === 0) return 'zero'
+  if (bytes.indexOf(value) === -1) return 'kept'
+  return bytes.equals(Buffer.alloc(bytes.length, value)) ? 'zero' : 'mixed'
 }

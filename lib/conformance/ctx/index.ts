@@ -185,6 +185,11 @@ export class Ctx {
     return fd
   }
 
+  /** Stops tracking an fd the clause closed itself (ctx.file.close). */
+  untrack(fd: number): void {
+    this.#fds = this.#fds.filter((f) => f !== fd)
+  }
+
   /** Records a mapping to be unmapped when the clause ends (and fenced if the clause sealed something). */
   own(r: RawRegion, length: number): RawRegion {
     this.#regions.push([r, length])
@@ -227,3 +232,4 @@ export class Ctx {
 }
 
 export type { FileOps, MemoryOps, ProcessOps }
+export type { FileStep, FileStepsResult, StepFd } from './process'

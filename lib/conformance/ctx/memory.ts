@@ -90,6 +90,8 @@ export interface MemoryAttempts {
 }
 
 export class MemoryOps {
+  readonly #unpin = new Map<number, () => number>()
+
   constructor(private readonly ctx: Ctx) {}
 
   /** Pages → bytes. */
@@ -171,6 +173,31 @@ export class MemoryOps {
       this.ctx.verify(effect.access === 'SIGSEGV', () => `MADV_GUARD_INSTALL returned 0 but a read there gives ${JSON.stringify(effect.access)}`)
     if (DISCARDS.has(advice) && expectByte !== undefined)
       this.ctx.verify(effect.byte === expectByte, () => `madvise(${advice}) returned 0 but the first byte is ${JSON.stringify(effect.byte)}, not ${expectByte}`)
+  }
+
+  /**
+   * Pins the pages of a range with a long-term GUP pin (an io_uring fixed buffer) that must succeed; the
+   * pin is dropped when the clause ends, or earlier with unpin(). Returns the ring that holds it.
+   */
+  pin(r: Target, offset: number, length: number): number {
+    const ring = this.ctx.setup(this.ctx.sys('io_uring_register', [0], native.raw.pinPages(r, offset, length)), 'io_uring_register(IORING_REGISTER_BUFFERS)')
+    let pinned = true
+    this.ctx.defer(() => {
+      if (pinned) native.raw.unpinPages(ring)
+    })
+    this.#unpin.set(ring, () => {
+      pinned = false
+      return native.raw.unpinPages(ring)
+    })
+    return ring
+  }
+
+  /** Drops a pin made by pin() (IORING_UNREGISTER_BUFFERS), which must succeed. */
+  unpin(ring: number): void {
+    const drop = this.#unpin.get(ring)
+    if (!drop) throw new SetupError(`no pin held by ring ${ring}`)
+    this.#unpin.delete(ring)
+    this.ctx.setup(this.ctx.sys('io_uring_register', [1], drop()), 'io_uring_register(IORING_UNREGISTER_BUFFERS)')
   }
 
   /** Stores bytes into a writable mapping (a fault here kills the worker: the runner reports it). */

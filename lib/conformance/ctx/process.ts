@@ -5,12 +5,36 @@
  */
 import { readFileSync } from 'node:fs'
 import { errnoName } from '../../errors'
-import { native } from '../../native'
+import { constants as C, native, StepOp } from '../../native'
 import { runScript } from '../child/spawn'
 import { readKmsg, type KmsgRecord } from '../kmsg'
 import type { RunOptions, ScriptRef } from '../child/protocol'
 import type { Json, Observation } from '../types'
 import { type CallRecord, type Ctx, outcome, SetupError } from './index'
+
+/** The fd a file step works on: a descriptor of the clause, or the fd an earlier step made ({ step: i }). */
+export type StepFd = number | { step: number }
+
+/** One call of ProcessOps.fileSteps (native/steps.cc). */
+export type FileStep =
+  | { op: 'getSeals'; fd: StepFd }
+  | { op: 'addSeals'; fd: StepFd; seals: number }
+  | { op: 'dup'; fd: StepFd }
+  | { op: 'reopen'; fd: StepFd; flags: number }
+  | { op: 'close'; fd: StepFd }
+  | { op: 'mmap'; fd: StepFd; prot: number; flags: number; length: number }
+  /** Unmaps what the mmap step `map` mapped. */
+  | { op: 'munmap'; map: number }
+  /** Forks a child that idles, holding a copy of the file table, until a 'join' step (or the end) kills it. */
+  | { op: 'forkIdle' }
+  | { op: 'join'; child: number }
+
+export interface FileStepsResult {
+  /** Threads of the process that ran the steps (1: its file table is its own; more: threads share it). */
+  threads: number
+  /** Each step's answer: { ret } (a result, an fd, a pid) or { errno }. */
+  results: Observation[]
+}
 
 export interface ProcessAttempts {
   /** execveat(fd, "", argv, AT_EMPTY_PATH) in a forked child: { ret: exit status } or { errno }. */
@@ -91,6 +115,79 @@ export class ProcessOps {
     if (state !== 'T') return false
     process.kill(ownPid, 'SIGCONT')
     return true
+  }
+
+  /**
+   * Runs a sequence of file steps on the worker's own thread ('here': a Node process always has threads
+   * that share its file table) or in a forked child, which has one thread and a file table of its own
+   * ('forked'). Every call is recorded; what the steps make is released before this returns.
+   */
+  fileSteps(steps: readonly FileStep[], where: 'here' | 'forked'): FileStepsResult {
+    const words = new Float64Array(steps.length * 5)
+    const fdWord = (fd: StepFd): number => (typeof fd === 'number' ? fd : -(fd.step + 1))
+    steps.forEach((s, i) => {
+      const w = ((): number[] => {
+        switch (s.op) {
+          case 'getSeals':
+            return [StepOp.GetSeals, fdWord(s.fd)]
+          case 'addSeals':
+            return [StepOp.AddSeals, fdWord(s.fd), s.seals]
+          case 'dup':
+            return [StepOp.Dup, fdWord(s.fd)]
+          case 'reopen':
+            return [StepOp.Reopen, fdWord(s.fd), s.flags]
+          case 'close':
+            return [StepOp.Close, fdWord(s.fd)]
+          case 'mmap':
+            return [StepOp.Mmap, fdWord(s.fd), s.prot, s.flags, s.length]
+          case 'munmap':
+            return [StepOp.Munmap, s.map]
+          case 'forkIdle':
+            return [StepOp.ForkIdle]
+          case 'join':
+            return [StepOp.Join, s.child]
+        }
+      })()
+      words.set(w, i * 5)
+    })
+    const out = native.fileSteps(words, where === 'forked')
+    const threads = out[0]!
+    if (where === 'forked') this.ctx.sys('clone', [], threads)
+    if (threads < 0)
+      throw new SetupError(`${where === 'forked' ? 'the forked child for the file steps' : 'reading the thread count'} failed: ${errnoName(threads)}`)
+    const rets = Array.from(out.subarray(1))
+    steps.forEach((s, i) => {
+      const ret = rets[i]!
+      switch (s.op) {
+        case 'getSeals':
+          return void this.ctx.sys('fcntl', [C.F_GET_SEALS, 0], ret)
+        case 'addSeals':
+          return void this.ctx.sys('fcntl', [C.F_ADD_SEALS, s.seals], ret)
+        case 'dup':
+          return void this.ctx.sys('fcntl', [C.F_DUPFD_CLOEXEC, 0], ret)
+        case 'reopen':
+          return void this.ctx.sys('openat', [s.flags], ret)
+        case 'close':
+          return void this.ctx.sys('close', [], ret)
+        case 'mmap':
+          return void this.ctx.sys('mmap', [s.prot, s.flags], ret)
+        case 'munmap':
+          return void this.ctx.sys('munmap', [], ret)
+        case 'forkIdle':
+          return void this.ctx.sys('clone', [], ret)
+        case 'join':
+          return void this.ctx.sys('kill', [C.SIGKILL], ret)
+      }
+    })
+    return { threads, results: rets.map(outcome) }
+  }
+
+  /** getrlimit that must succeed: [soft, hard]. */
+  getrlimit(resource: number): [number, number] {
+    const now = native.raw.getrlimit(resource)
+    this.ctx.sys('prlimit64', [], typeof now === 'number' ? now : 0)
+    if (typeof now === 'number') throw new SetupError(`getrlimit(${resource}) failed: ${errnoName(now)}`)
+    return now
   }
 
   /** setrlimit that must succeed and read back; the old limit is restored when the clause ends. */
