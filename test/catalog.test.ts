@@ -36,7 +36,6 @@ describe.each(AREAS)('%s clauses', (area) => {
   test('each is declared with a verbatim quote and its document version, or as basis code with a note', () => {
     const wrong = byArea(area).flatMap((c) => {
       const problems: string[] = []
-      if (c.statement !== undefined || c.source !== undefined) problems.push('uses the deprecated statement/source')
       const quotes = quotesOf(c)
       if ((c.basis ?? 'doc') === 'doc' && quotes.length === 0) problems.push('basis doc without a quote')
       if (c.basis === 'code' && !c.note) problems.push('basis code without a note saying so')

@@ -168,8 +168,7 @@ describe('skip reasons', () => {
   const clause = (needs: Clause['needs']): Clause => ({
     id: 'mseal.x',
     area: 'mseal',
-    statement: 's',
-    source: { doc: 'd' },
+    quote: { doc: 'd', version: 'v', text: 's' },
     since: '6.10',
     needs,
     expect: {},

@@ -13,7 +13,6 @@ export function catalogHash(clauses: readonly Clause[]): string {
     id: c.id,
     area: c.area,
     quote: c.quote ?? null,
-    statement: c.statement ?? null,
     note: c.note ?? null,
     basis: c.basis ?? 'doc',
     since: c.since,

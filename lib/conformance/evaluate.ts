@@ -59,7 +59,7 @@ export function quotesOf(clause: Clause): Quote[] {
 /** "mseal.rst (Linux 6.12), Blocked mm syscall; mprotect(2) (man-pages 6.14), ERRORS" */
 export function sourceText(clause: Clause): string {
   const quotes = quotesOf(clause)
-  if (quotes.length === 0) return [clause.source?.doc, clause.source?.section].filter(Boolean).join(', ')
+  if (quotes.length === 0) return "the kernel's code (no document states it)"
   const seen = new Set<string>()
   return quotes
     .map((q) => [`${q.doc} (${q.version})`, q.section].filter(Boolean).join(', '))
@@ -74,7 +74,7 @@ export function statementText(clause: Clause): string {
     const docs = new Set(quotes.map((q) => q.doc))
     return quotes.map((q) => (docs.size > 1 ? `${q.doc}: "${q.text}"` : q.text)).join(docs.size > 1 ? ' ' : ' … ')
   }
-  return clause.statement ?? clause.note ?? ''
+  return clause.note ?? ''
 }
 
 /** A result record with the common fields filled in. */

@@ -116,10 +116,6 @@ export interface Clause {
   basis?: Basis
   /** The selftest or LTP cases this clause mirrors: 'memfd_test.c test_seal_write', 'LTP memfd_create02'. */
   mirrors?: string[]
-  /** @deprecated the quote and the note, in one string: clauses not yet converted to `quote` + `note`. */
-  statement?: string
-  /** @deprecated where `statement` comes from: clauses not yet converted to `quote`. */
-  source?: Source
   /** Linux version that brought the behaviour. */
   since: string
   needs?: Need[]

@@ -17,7 +17,7 @@
  * ./process.ts (children, exec, limits, namespaces); this file holds the record-keeping they share.
  */
 import { errnoName } from '../../errors'
-import { constants, native, type RawRegion, type Target } from '../../native'
+import { constants, type RawRegion, type Target } from '../../native'
 import type { KernelFacts, Observation } from '../types'
 import { type Fences } from './fences'
 import { FileOps, type FileAttempts } from './files'
@@ -44,18 +44,6 @@ export interface CallRecord {
 /** { ret } for a non-negative result, { errno: 'EPERM' } for -errno. */
 export function outcome(ret: number): Observation {
   return ret >= 0 ? { ret } : { errno: errnoName(ret) }
-}
-
-/** @deprecated legacy: a node:fs call as { ret } or { errno }; use the recorded calls of ctx.try instead. */
-export function attempt(fn: () => unknown): Observation {
-  try {
-    const v = fn()
-    return { ret: typeof v === 'number' ? v : 0 }
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return { errno: code }
-    throw err
-  }
 }
 
 /** Runs a node:fs call and turns what it throws into -errno (Node's `err.errno` is already negative). */
@@ -98,57 +86,6 @@ export class Ctx {
     this.mem = new MemoryOps(this)
     this.proc = new ProcessOps(this)
     this.try = { ...this.file.attempts(), ...this.mem.attempts(), ...this.proc.attempts() }
-  }
-
-  // ── legacy surface: kept only while the clause files move to file/mem/proc/try; removed afterwards ──
-
-  /** @deprecated unrecorded access: use ctx.file, ctx.mem, ctx.proc and ctx.try */
-  readonly native = native
-  /** @deprecated unrecorded access: use ctx.mem and ctx.try */
-  readonly raw = native.raw
-  /** @deprecated ctx.file.memfd */
-  memfd(flags: number = constants.MFD_ALLOW_SEALING, name = 'memseal-clause'): number {
-    return this.file.memfd(flags, name)
-  }
-  /** @deprecated ctx.try.memfdCreate */
-  memfdCall(name: string | Buffer | null | number, flags: number): number {
-    return this.track(this.sys('memfd_create', [flags], native.memfdCreate(name, flags)))
-  }
-  /** @deprecated ctx.file.open */
-  open(path: string, flags: number | string, mode?: number): number {
-    return this.file.open(path, flags, mode)
-  }
-  /** @deprecated ctx.file.reopen */
-  reopen(fd: number, flags: number | string): number {
-    return this.file.reopen(fd, flags)
-  }
-  /** @deprecated ctx.file.allocate */
-  size(fd: number, bytes: number): void {
-    this.file.allocate(fd, 0, bytes)
-  }
-  /** @deprecated ctx.mem.map */
-  mmap(length: number, prot: number, flags: number, fd = -1, offset = 0): RawRegion {
-    return this.mem.map(length, prot, flags, fd, offset)
-  }
-  /** @deprecated ctx.mem.anon */
-  anon(pages: number, prot: number = constants.PROT_READ): RawRegion {
-    return this.mem.anon(pages, prot)
-  }
-  /** @deprecated ctx.try.mmap */
-  mmapCall(length: number, prot: number, flags: number, fd = -1, offset = 0, hint?: Target, hintOffset?: number): RawRegion | number {
-    const r = native.raw.mmap(length, prot, flags, fd, offset, hint, hintOffset)
-    this.sys('mmap', [prot, flags], typeof r === 'number' ? r : 0)
-    if (typeof r !== 'number') this.own(r, length)
-    return r
-  }
-  /** @deprecated ctx.own */
-  adopt(r: RawRegion | number, length: number): RawRegion | number {
-    if (typeof r !== 'number') this.own(r, length)
-    return r
-  }
-  /** @deprecated ctx.try.mmap returns the observation */
-  mapOutcome(r: RawRegion | number): Observation {
-    return typeof r === 'number' ? { errno: errnoName(r) } : { ret: 0 }
   }
 
   // ── the record of system calls ──────────────────────────────────────────────────────────────────
