@@ -197,7 +197,7 @@ export const clauses: Clause[] = [
       version: 'Linux 7.2',
       section: 'SYSCALL',
       url: 'https://docs.kernel.org/userspace-api/mseal.html',
-      text: 'int mseal(void *addr, size_t len, unsigned long flags) … Return values: 0: Success.',
+      text: 'int mseal(void *addr, size_t len, unsigned long flags) … Return values: - 0: Success.',
     },
     note: 'mseal of a fresh anonymous page succeeds and leaves VM_SEALED on its VMA (\'sl\' in VmFlags); the system call arrived in 6.10 (8be7258aad44 "mseal: add mseal syscall"), and older kernels answer ENOSYS.',
     present: { ret: 0, sealed: true },
