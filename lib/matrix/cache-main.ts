@@ -246,6 +246,7 @@ function cacheCommand(argv: string[]): number {
       rmSync(join(cacheDir, e.path), { recursive: true, force: true })
       process.stderr.write(`memseal cache: removed ${e.path} (${sizeText(e.bytes)}${e.superseded ? ', superseded' : ''})\n`)
     }
+    if (all) for (const d of MATRIX_DIRS) rmSync(join(cacheDir, d), { recursive: true, force: true })
     process.stderr.write(`memseal cache: freed ${sizeText(doomed.reduce((t, e) => t + e.bytes, 0))}\n`)
     entries = listCache(cacheDir)
   }
