@@ -7,7 +7,7 @@
  * The reports are real: `memseal check --json --html` on this machine, and `memseal report merge` of
  * that report with a second column made from it in which one clause has another outcome, a feature is
  * absent and a kernel failed to boot (what a matrix shows), so that the differences filter has
- * something to find. MEMSEAL_HTML_MATRIX=FILE.json adds a real matrix report (scripts/matrix-ci.sh).
+ * something to find. MEMSEAL_REAL_MATRIX=FILE.json adds a real matrix report (scripts/matrix-ci.sh).
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -232,9 +232,9 @@ describeChromium('the HTML report in headless Chromium', () => {
   }, 60_000)
 
   // A real matrix report when one is named (scripts/matrix-ci.sh): its HTML against its JSON.
-  const realMatrix = process.env.MEMSEAL_HTML_MATRIX
+  const realMatrix = process.env.MEMSEAL_REAL_MATRIX
   ;(realMatrix ? test : test.skip)(
-    `a real matrix report${realMatrix ? '' : ' (skipped: MEMSEAL_HTML_MATRIX names none)'}`,
+    `a real matrix report${realMatrix ? '' : ' (skipped: MEMSEAL_REAL_MATRIX names none)'}`,
     async () => {
       const jsonFile = resolve(realMatrix!)
       const htmlFile = join(work, 'real.html')

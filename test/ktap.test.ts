@@ -211,3 +211,20 @@ describe('memseal’s KTAP', () => {
     expect(doc.tests.map((t) => t.description)).toEqual([...new Set(report.results.map((r) => r.area))])
   }, 120_000)
 })
+
+// A real matrix report when one is named (scripts/matrix-ci.sh): its KTAP parses strictly, with one
+// test per kernel and, below each, the kernel's results in the JSON's order.
+const realMatrix = process.env.MEMSEAL_REAL_MATRIX
+;(realMatrix ? test : test.skip)(`a real matrix report's KTAP${realMatrix ? '' : ' (skipped: MEMSEAL_REAL_MATRIX names none)'}`, () => {
+  const json = memseal(['report', 'merge', realMatrix!, '--json', '-'])
+  const ktap = memseal(['report', 'merge', realMatrix!, '--ktap', '-'])
+  const m = JSON.parse(json.stdout) as MatrixReport
+  const doc = parseKtap(ktap.stdout)
+  expect(doc.tests.length).toBe(m.kernels.length)
+  m.kernels.forEach((k, i) => {
+    const t = doc.tests[i]!
+    expect(t.ok).toBe(k.status === 'ok' && !k.report!.results.some((r) => r.status === 'diverges' || r.status === 'broken'))
+    if (!k.report) return
+    expect(leaves(t.subtests!).map((l) => l.test.description)).toEqual(k.report.results.map((r) => r.id))
+  })
+})
