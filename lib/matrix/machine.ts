@@ -60,8 +60,10 @@ export function qemuComplaint(stderr: string): string | null {
     .map((l) => l.trim())
     .filter((l) => l !== '')
   const at = lines.findIndex((l) => KVM_FAILURE_RE.test(l))
-  if (at >= 0) return lines.slice(at, at + 2).join(' ')
-  return lines[0] ?? null
+  if (at < 0) return lines[0] ?? null
+  // "KVM internal error. Suberror: 1" is followed by what it was ("emulation failure"), then registers.
+  const next = lines[at + 1]
+  return next !== undefined && /emulation failure|suberror|extra data/i.test(next) ? `${lines[at]!} ${next}` : lines[at]!
 }
 
 /** Why a boot under `accel` did not reach /init, in one line. */

@@ -61,7 +61,7 @@ export function kernelTable(kernels: KernelRun[]): string[] {
 
 export function renderTerminal(m: MatrixReport, options: TerminalOptions = {}, analysis: Analysis = analyse(m, options)): string {
   const paint = (code: string, s: string): string => (options.color ? `\x1b[${code}m${s}\x1b[0m` : s)
-  const what = m.tool.command === 'merge' ? `merged from ${m.sources?.length ?? 0} reports` : accelText(m)
+  const what = m.tool.command === 'merge' ? `merged from ${m.sources?.length ?? 0} report${m.sources?.length === 1 ? '' : 's'}` : accelText(m)
   const out: string[] = [
     paint('1', `memseal kernel matrix: ${m.kernels.length} kernel${m.kernels.length === 1 ? '' : 's'}, ${what}, ${seconds(m.durationMs)}`),
     '',
