@@ -130,6 +130,7 @@ export function boot(o: BootOptions): Promise<BootResult> {
   return new Promise((resolve) => {
     const child = spawn(o.qemu ?? archProfile(o.arch ?? 'amd64').qemu, qemuArgs(o, outDir), { stdio: ['pipe', 'pipe', 'pipe'] })
     let killed = false
+    let accelTimer: NodeJS.Timeout | null = null
     const kill = (why: BootEnd): void => {
       if (killed) return
       killed = true
@@ -173,8 +174,9 @@ export function boot(o: BootOptions): Promise<BootResult> {
       const text = chunk.toString('utf8')
       qemuStderr = (qemuStderr + text).slice(-CONSOLE_KEEP)
       consoleText = (consoleText + `[qemu] ${text}`).slice(-CONSOLE_KEEP)
-      // A KVM internal error stops the VM but leaves qemu waiting on its monitor: end it now.
-      if (o.accel === 'kvm' && end === 'exited' && KVM_FAILURE_RE.test(qemuStderr)) kill('accel-failed')
+      // A KVM internal error stops the VM but leaves qemu waiting on its monitor: end it, once the
+      // lines that say what failed ("emulation failure") have had a moment to arrive.
+      if (o.accel === 'kvm' && !killed && !accelTimer && KVM_FAILURE_RE.test(qemuStderr)) accelTimer = setTimeout(() => kill('accel-failed'), 200)
     })
     child.on('error', (e) => {
       consoleText += `[qemu] ${e.message}\n`
@@ -185,6 +187,7 @@ export function boot(o: BootOptions): Promise<BootResult> {
       clearTimeout(initTimer)
       clearTimeout(firstTimer)
       clearTimeout(timer)
+      if (accelTimer) clearTimeout(accelTimer)
       if (pending) onLine(pending)
       const read = (f: string): string => (existsSync(join(outDir, f)) ? readFileSync(join(outDir, f), 'utf8') : '')
       const statusText = read('status').trim()
