@@ -147,6 +147,9 @@ describe('a KVM that cannot run the guest', () => {
     expect(r.initMs).toBeNull()
     expect(qemuComplaint(r.qemuStderr)).toBe('qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69')
     expect(bootFailure({ accel: 'kvm', timeoutMs: 1 }, r)?.error).toMatch(/failed to set MSR 0x10a/)
+    // With the advice the machine made of it, the failure is the advice, however qemu ended.
+    const advice = kvmAdvice(qemuComplaint(r.qemuStderr)!)
+    expect(bootFailure({ accel: 'kvm', accelError: advice, timeoutMs: 1 }, r)).toEqual({ status: 'boot-failed', error: advice })
   })
 })
 

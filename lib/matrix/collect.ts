@@ -89,7 +89,7 @@ function timing(c: RunContext, boot: BootResult | null): KernelTiming {
  * its status): the one classification `memseal matrix` and `memseal run` share.
  */
 export function bootFailure(c: Pick<RunContext, 'accel' | 'accelError' | 'timeoutMs'>, boot: BootResult): { status: RunStatus; error: string } | null {
-  const qemuEnd = boot.qemuStatus === null ? 'qemu was killed' : `qemu exited with status ${boot.qemuStatus}`
+  const qemuEnd = boot.qemuStatus === null ? 'qemu ended by a signal' : `qemu exited with status ${boot.qemuStatus}`
   const qemuSaid = boot.qemuStderr.trim().split('\n')[0] ?? ''
   if (boot.end === 'spawn-failed') return { status: 'boot-failed', error: `qemu could not be started: ${qemuSaid}` }
   if (boot.end === 'accel-failed' || boot.end === 'silent') {
@@ -100,6 +100,8 @@ export function bootFailure(c: Pick<RunContext, 'accel' | 'accelError' | 'timeou
     const stage = boot.initMs === null ? 'reach /init' : 'finish'
     return { status: 'timeout', error: `the guest did not ${stage} within ${Math.round(c.timeoutMs / 1000)} s` }
   }
+  // Under KVM, qemu may abort by itself (an assertion) before it is stopped: the same failure.
+  if (boot.initMs === null && c.accel === 'kvm' && c.accelError) return { status: 'boot-failed', error: c.accelError }
   if (boot.initMs === null) return { status: 'boot-failed', error: `the guest never reached /init (${qemuEnd}${qemuSaid ? `: ${qemuSaid}` : ''})` }
   if (boot.guestFailure !== null) return { status: 'boot-failed', error: `the guest init failed: ${boot.guestFailure}` }
   if (boot.guestStatus === null) return { status: 'no-report', error: `the guest command did not finish (${qemuEnd})` }
