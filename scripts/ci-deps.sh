@@ -15,6 +15,9 @@ command -v valgrind >/dev/null || need+=(valgrind)
 command -v clang-format >/dev/null || need+=(clang-format)
 command -v cpplint >/dev/null || need+=(cpplint)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+# The HTML report's test (test/html.test.ts) loads the page in headless Chromium; a font to draw it with.
+command -v chromium >/dev/null || need+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ "${#need[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || { echo "missing ${need[*]} and not root: install them first" >&2; exit 1; }
   apt-get update -qq

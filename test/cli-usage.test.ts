@@ -29,13 +29,13 @@ describe('a usage error is one line and a pointer to --help, status 2', () => {
     ${['info', '--tap']}                         | ${'memseal info: --tap is an option of check, not of info'}
     ${['info', '--only', 'x']}                   | ${'memseal info: --only is an option of check and list, not of info'}
     ${['list', '--junit', 'x.xml']}              | ${'memseal list: --junit is an option of check, not of list'}
-    ${['list', '--kernel', '6.1']}               | ${'memseal list: --kernel is an option of matrix, not of list'}
+    ${['list', '--kernel', '6.1']}               | ${'memseal list: --kernel is an option of matrix and run, not of list'}
     ${['info', 'extra']}                         | ${"memseal info: unexpected argument 'extra'"}
     ${['check', '--only']}                       | ${'memseal check: --only needs a value'}
     ${['check', '--junit']}                      | ${'memseal check: --junit needs a value'}
     ${['check', '--json=yes']}                   | ${'memseal check: --json takes no value'}
     ${['check', '--junit', 'a', '--junit', 'b']} | ${'memseal check: --junit given twice'}
-    ${['check', '--json', '--tap']}              | ${'memseal check: choose one of --json, --tap, --markdown (got --json, --tap)'}
+    ${['check', '--json', '--tap']}              | ${'memseal check: choose one of --json, --tap, --ktap, --markdown (got --json, --tap)'}
     ${['check', '--workers', '0']}               | ${"memseal check: --workers needs a whole number from 1 to 64, not '0'"}
     ${['check', '--only', 'nope.*']}             | ${'memseal check: no clause matches --only nope.*'}
     ${['check', '--list', '--tap']}              | ${'memseal check: --list runs nothing and takes only --only and --json (got --tap)'}

@@ -14,8 +14,9 @@ import { defaultCacheDir } from '../lib/matrix/cache'
 import { errnoOf, parseReport, runFromBoot, type RunContext, versionOfRelease } from '../lib/matrix/collect'
 import { readCpio, writeCpio } from '../lib/matrix/cpio'
 import { compareDebianVersions } from '../lib/matrix/debversion'
-import { initScript, MARK_EXIT, MARK_INIT, MARK_RUN, shellQuote } from '../lib/matrix/guest-init'
-import { matrixMain, matrixPassed, runMatrix, uniqueLabels } from '../lib/matrix/index'
+import { JOB_FILE, jobScript, MARK_EXIT, MARK_INIT, MARK_RUN, shellQuote } from '../lib/matrix/guest-init'
+import { matrixJob, matrixMain, matrixPassed, runMatrix, uniqueLabels } from '../lib/matrix/index'
+import { type Prepared } from '../lib/matrix/prepare'
 import { buildInitramfs, isStaticElf } from '../lib/matrix/initramfs'
 import { moduleDepends, resolveModules } from '../lib/matrix/modules'
 import { type BootResult, qemuArgs } from '../lib/matrix/qemu'
@@ -182,24 +183,27 @@ describe('matrix arguments', () => {
 
 describe('acceleration choice', () => {
   // With auto, KVM is tried first and on failure the same kernel is retried under TCG, then TCG stays.
-  test('auto falls back to TCG when KVM never reaches init', () => {
+  test('auto falls back to TCG when KVM never reaches init, quoting qemu', () => {
     const c = new AccelChooser('auto', true)
     expect(c.plan()).toEqual(['kvm', 'tcg'])
-    expect(c.initTimeoutFor('kvm', 120_000)).toBe(15_000)
-    c.observe('kvm', false, 'KVM internal error')
-    c.observe('tcg', true, '')
+    expect(c.initTimeoutFor('kvm', 120_000)).toBe(10_000)
+    expect(c.firstOutputTimeoutFor('kvm', 120_000)).toBe(4_000)
+    expect(c.firstOutputTimeoutFor('tcg', 120_000)).toBe(120_000)
+    c.observe('kvm', { reachedInit: false, detail: 'KVM internal error. Suberror: 1' })
+    c.observe('tcg', { reachedInit: true, detail: '' })
     expect(c.plan()).toEqual(['tcg'])
     expect(c.used()).toBe('tcg')
-    expect(c.reason).toContain('KVM internal error')
+    expect(c.reason).toContain('KVM internal error. Suberror: 1')
+    expect(c.kvmFailure).toBe('KVM internal error. Suberror: 1')
   })
 
   // A kernel that boots under neither leaves the question open.
   test('a broken kernel does not condemn KVM', () => {
     const c = new AccelChooser('auto', true)
-    c.observe('kvm', false, 'x')
-    c.observe('tcg', false, '')
+    c.observe('kvm', { reachedInit: false, detail: 'x' })
+    c.observe('tcg', { reachedInit: false, detail: '' })
     expect(c.plan()).toEqual(['kvm', 'tcg'])
-    c.observe('kvm', true, '')
+    c.observe('kvm', { reachedInit: true, detail: '' })
     expect(c.plan()).toEqual(['kvm'])
     expect(c.used()).toBe('kvm')
   })
@@ -270,13 +274,13 @@ describe('initramfs', () => {
   test('static ELF detection', () => {
     expect(isStaticElf(fakeElf(256))).toBe(true)
     expect(isStaticElf(fakeElf(256, true))).toBe(false)
-    expect(() => buildInitramfs({ busybox: fakeElf(256, true), modules, projectDir: '/p', command: ['true'] })).toThrow(/statically linked/)
+    expect(() => buildInitramfs({ busybox: fakeElf(256, true), modules })).toThrow(/statically linked/)
   })
 
   // The archive holds init, busybox, a console node and the modules, and init loads them in order.
   test('archive structure', () => {
     const busybox = fakeElf(512)
-    const archive = buildInitramfs({ busybox, modules, projectDir: '/srv/my project', command: ['node', 'dist/cli.js', 'check', '--json'] })
+    const archive = buildInitramfs({ busybox, modules })
     const byPath = new Map(readCpio(archive).map((m) => [m.path, m]))
     expect([...byPath.keys()].sort()).toEqual([
       'bin',
@@ -298,18 +302,37 @@ describe('initramfs', () => {
     const init = byPath.get('init')!.data.toString()
     expect(init.startsWith('#!/bin/busybox sh\n')).toBe(true)
     expect(init).toContain('for m in virtio_pci 9p; do')
-    expect(init).toContain("/bin/sh -c 'cd '\\''/srv/my project'\\'' && exec node dist/cli.js check --json' >")
-    for (const mark of [MARK_INIT, MARK_RUN, MARK_EXIT]) expect(init).toContain(mark)
+    // The initramfs holds no command: the job comes over the control share.
+    expect(init).toContain('mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /ctl')
+    expect(init).toContain(`. /ctl/${JOB_FILE}`)
+    expect(init).toContain(MARK_INIT)
   })
 
-  // The host root is mounted read-only; /tmp, /dev/shm and friends are the guest's own tmpfs.
-  test('init mounts', () => {
-    const init = initScript({ modules: [], projectDir: '/p', command: ['true'] })
-    expect(init).toMatch(/mount -t 9p -o \S*,ro,\S* hostroot \$R/)
-    expect(init).toContain('mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs $R/dev/shm')
-    expect(init).toContain('for d in /tmp /run /var/tmp; do')
-    expect(init).toContain('mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R$d"')
-    expect(init).toContain('mount -t devtmpfs devtmpfs $R/dev')
+  // The root is mounted read-only; /tmp, /dev/shm and friends are the guest's own tmpfs; the shares
+  // follow in order, read-only or writable, and the command runs from its directory.
+  test('job script', () => {
+    const job = jobScript({
+      command: ['node', 'dist/cli.js', 'check', '--json'],
+      cwd: '/srv/my project',
+      env: { MEMSEAL_SCRATCH: '/tmp/s' },
+      shares: [
+        { hostPath: '/tmp/app/node_modules', guestPath: '/tmp/app/node_modules', readonly: true },
+        { hostPath: '/tmp/s', guestPath: '/tmp/s', readonly: false },
+      ],
+    })
+    expect(job).toMatch(/mount -t 9p -o \S*,ro,\S* hostroot \$R/)
+    expect(job).toContain('mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs $R/dev/shm')
+    expect(job).toContain('for d in /tmp /run /var/tmp; do')
+    expect(job).toContain('mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R$d"')
+    expect(job).toContain('mount -t devtmpfs devtmpfs $R/dev')
+    expect(job).toContain('mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose share0 $R/tmp/app/node_modules')
+    expect(job).toContain('mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share1 $R/tmp/s')
+    expect(job.indexOf('share0')).toBeLessThan(job.indexOf('share1'))
+    expect(job).toContain("/bin/sh -c 'cd '\\''/srv/my project'\\'' && exec node dist/cli.js check --json' </dev/null >/ctl/stdout 2>/ctl/stderr")
+    expect(job).toContain('MEMSEAL_SCRATCH=/tmp/s')
+    for (const mark of [MARK_RUN, MARK_EXIT]) expect(job).toContain(mark)
+    // The script is valid sh.
+    expect(spawnSync('sh', ['-n', '-c', job]).status).toBe(0)
   })
 
   test.each`
@@ -325,12 +348,13 @@ describe('initramfs', () => {
 
   // The host's root, the project and the out share reach qemu; only the out share is writable.
   test('qemu arguments', () => {
-    const args = qemuArgs({ image: '/k/vmlinux', initrd: '/k/i.cpio', accel: 'tcg', projectDir: '/p', workDir: '/w', initTimeoutMs: 1, timeoutMs: 1 }, '/w/out')
+    const job = { command: ['true'], cwd: '/', shares: [{ hostPath: '/tmp/p', guestPath: '/tmp/p', readonly: true }] }
+    const args = qemuArgs({ image: '/k/vmlinux', initrd: '/k/i.cpio', accel: 'tcg', job, workDir: '/w', initTimeoutMs: 1, timeoutMs: 1 }, '/w/out')
     const fsdevs = args.filter((_, i) => args[i - 1] === '-fsdev')
     expect(fsdevs).toEqual([
       'local,id=hostroot,path=/,security_model=none,multidevs=remap,readonly=on',
-      'local,id=project,path=/p,security_model=none,multidevs=remap,readonly=on',
       'local,id=out,path=/w/out,security_model=none,multidevs=remap',
+      'local,id=share0,path=/tmp/p,security_model=none,multidevs=remap,readonly=on',
     ])
     expect(args.join(' ')).toContain('-accel tcg,thread=multi -cpu max')
     expect(args).toContain('-no-reboot')
@@ -486,17 +510,19 @@ describe('table', () => {
     expect(cellText(buildCells(m.kernels, m.clauses)['memfd.flags.unknown-bit']!['6.1']!)).toBe('broken')
   })
 
+  // Markdown: the verdict first, totals, the behaviour difference apart from the absent feature, the
+  // failed kernel with its console, and the whole grid folded away.
   test('markdown', () => {
     const md = renderMarkdown(fixtureMatrix())
     expect(md).toContain('guests under **TCG** (KVM did not work); 100 s in all')
+    expect(md).toContain('**Verdict: FAIL: 1 of 3 kernels without a report (5.10: boot-failed)**')
+    expect(md).toContain('| 6.1 | 6.1.0-56-amd64 | ok | 1 | 0 | 1 | 1 | 0 | tcg | 2.5 s | 30 s | 34 s |')
+    const differ = md.slice(md.indexOf('## Behaviour differences'), md.indexOf('## Features absent'))
+    expect(differ).toContain('| `seal.grow.pwrite-straddle` | **pass** on host (short write 2); **known** on 6.1 (-1/EPERM) |')
+    expect(differ).not.toContain('mseal.basic')
+    expect(differ).not.toContain('memfd.flags.unknown-bit')
+    expect(md).toContain('- mseal: 1 clause skipped on 6.1, arrived in 6.10')
     expect(md).toContain('| `seal.grow.pwrite-straddle` | pass | known (EPERM) | – |')
-    const differ = md.slice(md.indexOf('## Where kernels differ'), md.indexOf('## Clauses × kernels'))
-    expect(differ).toContain('`seal.grow.pwrite-straddle`')
-    expect(differ).toContain('`mseal.basic`')
-    expect(differ).not.toContain('`memfd.flags.unknown-bit`')
-    expect(md).toContain('| 6.1 | 6.1.0-56-amd64 | ok | tcg | 1.0 s | 0.2 s | 2.5 s | 30 s | 34 s | – |')
-    expect(md).toContain('| 6.1 (6.1.0-56-amd64) | 1 | 0 | 1 | 1 | 0 |')
-    expect(md).toContain('- mseal.basic: mseal(2) arrived in 6.10 (6.1)')
     expect(md).toMatch(/### 5\.10: boot-failed\n\nthe guest never reached \/init\n\n```text\nKernel panic - not syncing\n```/)
   })
 
@@ -547,6 +573,8 @@ describe('outcomes', () => {
     stdout: good,
     stderr: '',
     console: 'memseal-init: start\r\n',
+    qemuStderr: '',
+    outDir: null,
     ...b,
   })
 
@@ -643,7 +671,7 @@ describe('arm64 guests', () => {
         accel: 'tcg',
         arch: 'arm64',
         rootDir: '/c/userland/root',
-        projectDir: '/c/pkg',
+        job: { command: ['true'], cwd: GUEST_PACKAGE_DIR, shares: [{ hostPath: '/c/pkg', guestPath: GUEST_PACKAGE_DIR, readonly: true }] },
         workDir: '/w',
         initTimeoutMs: 1,
         timeoutMs: 1,
@@ -655,8 +683,8 @@ describe('arm64 guests', () => {
     expect(args[args.indexOf('-append') + 1]).toMatch(/^console=ttyAMA0 /)
     expect(args.filter((_, i) => args[i - 1] === '-fsdev')).toEqual([
       'local,id=hostroot,path=/c/userland/root,security_model=none,multidevs=remap,readonly=on',
-      'local,id=project,path=/c/pkg,security_model=none,multidevs=remap,readonly=on',
       'local,id=out,path=/w/out,security_model=none,multidevs=remap',
+      'local,id=share0,path=/c/pkg,security_model=none,multidevs=remap,readonly=on',
     ])
     expect(line).not.toContain('earlyprintk')
   })
@@ -724,17 +752,18 @@ describe('arm64 guests', () => {
     finishRoot(root)
   })
 
-  // The slower emulated guest asks the suite for a longer per-clause limit.
-  test('init environment', () => {
-    const init = initScript({
-      modules: [],
-      projectDir: GUEST_PACKAGE_DIR,
-      command: ['/usr/bin/node', 'dist/cli.js'],
-      env: { MEMSEAL_CLAUSE_TIMEOUT_MS: '120000' },
-    })
-    expect(init).toContain('MEMSEAL_CLAUSE_TIMEOUT_MS=120000')
-    expect(init).not.toContain('MEMSEAL_CLAUSE_TIMEOUT_MS=60000')
-    expect(init).toContain('cd /opt/memseal && exec /usr/bin/node dist/cli.js')
+  // The slower emulated guest asks the suite for a longer per-clause limit, from the staged package.
+  test('job environment', () => {
+    const kernel = { arch: 'arm64', dir: scratch } as Prepared
+    const project = join(scratch, 'project')
+    const job = matrixJob(kernel, project, [process.execPath, 'dist/cli.js', 'check', '--json'])
+    expect(job.cwd).toBe(GUEST_PACKAGE_DIR)
+    expect(job.command).toEqual(['/usr/bin/node', 'dist/cli.js', 'check', '--json'])
+    expect(job.shares).toEqual([{ hostPath: join(scratch, 'package'), guestPath: GUEST_PACKAGE_DIR, readonly: true }])
+    const script = jobScript(job)
+    expect(script).toContain('MEMSEAL_CLAUSE_TIMEOUT_MS=120000')
+    expect(script).not.toContain('MEMSEAL_CLAUSE_TIMEOUT_MS=60000')
+    expect(script).toContain('cd /opt/memseal && exec /usr/bin/node dist/cli.js')
   })
 })
 

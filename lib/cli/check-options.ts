@@ -4,8 +4,10 @@
  * written to a file besides it (`--junit FILE`).
  */
 import type { Report } from '../conformance/report'
+import { formatHtml } from '../conformance/reporters/html'
 import { formatJson } from '../conformance/reporters/json'
 import { formatJunit } from '../conformance/reporters/junit'
+import { formatKtap } from '../conformance/reporters/ktap'
 import { formatMarkdown } from '../conformance/reporters/markdown'
 import { formatTap } from '../conformance/reporters/tap'
 import { parseOptions, type OptionSpecs } from './args'
@@ -22,12 +24,14 @@ type Render = (report: Report, options: RenderOptions) => string
 export const STDOUT_FORMATS: Readonly<Record<string, Render>> = {
   '--json': (report) => formatJson(report),
   '--tap': (report, o) => formatTap(report, { strict: o.strict }),
+  '--ktap': (report, o) => formatKtap(report, { strict: o.strict }),
   '--markdown': (report) => formatMarkdown(report),
 }
 
 /** Reports written to the file the option names, checked before the run, written after it. */
 export const FILE_OUTPUTS: Readonly<Record<string, Render>> = {
   '--junit': (report, o) => formatJunit(report, { strict: o.strict }),
+  '--html': (report) => formatHtml(report),
 }
 
 export const CHECK_OPTIONS: OptionSpecs = {

@@ -40,7 +40,30 @@ export const COMMANDS: readonly Command[] = [
     run: async (argv) => (await import('./matrix')).matrixMain(argv),
     options: async () => (await import('./matrix')).matrixOptions(),
   },
+  {
+    name: 'run',
+    summary: 'run any command on kernels booted under qemu (memseal run --help)',
+    run: async (argv) => (await import('../matrix/run-main')).runMain(argv),
+    options: async () => usageOptions((await import('../matrix/run-main')).RUN_USAGE),
+  },
+  {
+    name: 'report',
+    summary: 'report merge: one matrix report from per-kernel and per-host JSON reports',
+    run: async (argv) => (await import('../matrix/report-main')).reportMain(argv),
+    options: async () => usageOptions((await import('../matrix/report-main')).REPORT_USAGE),
+  },
+  {
+    name: 'cache',
+    summary: 'list the kernel cache with its disk use, or prune it (memseal cache --help)',
+    run: async (argv) => (await import('../matrix/cache-main')).cacheMain(argv),
+    options: async () => usageOptions((await import('../matrix/cache-main')).CACHE_USAGE),
+  },
 ]
+
+/** A command's options, read from its own help text. */
+function usageOptions(usage: string): string[] {
+  return [...new Set(usage.match(/--[a-z][a-z-]*/g) ?? [])]
+}
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name)

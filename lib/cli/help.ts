@@ -15,8 +15,10 @@ other tools (a shell shows 141).`
 
 export const CHECK_OPTIONS_HELP = `  --json           print the JSON report (the stable contract)
   --tap            print TAP version 14
+  --ktap           print KTAP version 1 (the kernel's test format: a subtest per area)
   --markdown       print Markdown tables
   --junit FILE     also write JUnit XML to FILE (checked before the run)
+  --html FILE      also write one self-contained HTML page to FILE (checked before the run)
   --only GLOB      run only matching clause ids ('seal.*'; 'seal' matches seal.*); repeatable, comma lists ok
   --list           list clause ids and statements, run nothing
   --strict         also fail on known divergences
@@ -24,8 +26,8 @@ export const CHECK_OPTIONS_HELP = `  --json           print the JSON report (the
   --workers N      worker processes (default 2)
   -h, --help       this text`
 
-export const CHECK_USAGE = `Usage: memseal check [--json | --tap | --markdown] [--junit FILE] [--only GLOB]... [--strict] [--verbose]
-                     [--workers N] [--list]
+export const CHECK_USAGE = `Usage: memseal check [--json | --tap | --ktap | --markdown] [--junit FILE] [--html FILE] [--only GLOB]...
+                     [--strict] [--verbose] [--workers N] [--list]
 
 Runs the conformance suite on this kernel and compares each clause with the documentation.
 

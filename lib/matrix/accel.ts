@@ -1,9 +1,11 @@
 /**
- * Chooses between KVM and TCG. /dev/kvm existing proves little: a nested or paravirtual KVM can
- * abort qemu at once or leave a stock kernel spinning. So with `auto`, KVM is tried on the first
- * kernel with a short deadline for the guest to reach /init; if it does not, that kernel is booted
- * again under TCG and TCG is used for the rest. If TCG cannot boot that kernel either, the kernel
- * was at fault, not KVM, and the question stays open for the next one.
+ * Chooses between KVM and TCG. /dev/kvm existing proves little: a nested or paravirtual KVM can stop
+ * the guest with a "KVM internal error" or leave a stock kernel spinning before it prints anything.
+ * So with `auto`, KVM is tried on the first kernel with short deadlines (any console output within
+ * KVM_FIRST_OUTPUT_MS, /init within KVM_PROOF_MS), and qemu's stderr is watched for a KVM error,
+ * which ends the boot at once; if KVM fails, that kernel is booted again under TCG and TCG is used
+ * for the rest, and the report quotes what qemu said. If TCG cannot boot that kernel either, the
+ * kernel was at fault, not KVM, and the question stays open for the next one.
  */
 import { constants, accessSync } from 'node:fs'
 import { type Accel } from './types'
@@ -12,8 +14,14 @@ export type AccelRequest = 'auto' | Accel
 
 export const KVM_DEVICE = '/dev/kvm'
 
-/** How long a KVM guest may take to reach /init before KVM is judged not to work (ms). */
-export const KVM_PROOF_MS = 15_000
+/** How long a KVM guest on trial may take to reach /init before KVM is judged not to work (ms). */
+export const KVM_PROOF_MS = 10_000
+
+/**
+ * How long a KVM guest may stay silent (ms). With earlyprintk a guest that runs prints within a
+ * fraction of a second even on a loaded host; one that prints nothing is not running.
+ */
+export const KVM_FIRST_OUTPUT_MS = 4_000
 
 export function kvmDeviceUsable(device: string = KVM_DEVICE): boolean {
   try {
@@ -24,9 +32,18 @@ export function kvmDeviceUsable(device: string = KVM_DEVICE): boolean {
   }
 }
 
+/** What a boot showed about its accelerator. */
+export interface AccelEvidence {
+  reachedInit: boolean
+  /** qemu's own complaint (its stderr), or why the boot was given up, in one line. */
+  detail: string
+}
+
 export class AccelChooser {
   private verdict: 'works' | 'fails' | 'unknown'
   reason: string
+  /** What qemu said when KVM failed, quoted in reports. */
+  kvmFailure: string | null = null
 
   constructor(
     readonly requested: AccelRequest,
@@ -54,19 +71,18 @@ export class AccelChooser {
     return ['kvm', 'tcg']
   }
 
-  /** Records whether a boot with `accel` reached /init (and what was seen if it did not). */
-  observe(accel: Accel, reachedInit: boolean, detail: string): void {
+  /** Records what a boot with `accel` showed. */
+  observe(accel: Accel, evidence: AccelEvidence): void {
+    if (accel === 'kvm' && !evidence.reachedInit) this.kvmFailure = evidence.detail
     if (this.verdict !== 'unknown') return
-    if (accel === 'kvm' && reachedInit) {
+    if (accel === 'kvm' && evidence.reachedInit) {
       this.verdict = 'works'
       this.reason = 'KVM: the guest reached /init'
-    } else if (accel === 'kvm') {
-      this.pendingKvmFailure = detail
-    } else if (reachedInit) {
+    } else if (accel === 'tcg' && evidence.reachedInit) {
       this.verdict = 'fails'
-      this.reason = `KVM did not work (${this.pendingKvmFailure ?? 'no detail'}); TCG did`
-    } else {
-      this.reason = `undecided: a kernel booted neither under KVM (${this.pendingKvmFailure ?? 'no detail'}) nor under TCG`
+      this.reason = `KVM did not work (${this.kvmFailure ?? 'no detail'}); TCG did`
+    } else if (accel === 'tcg') {
+      this.reason = `undecided: a kernel booted neither under KVM (${this.kvmFailure ?? 'no detail'}) nor under TCG`
     }
   }
 
@@ -75,10 +91,18 @@ export class AccelChooser {
     return this.verdict === 'works' ? 'kvm' : 'tcg'
   }
 
-  /** KVM gets a short deadline while it is still on trial. */
+  /** KVM gets a short deadline to reach /init while it is on trial. */
   initTimeoutFor(accel: Accel, normalMs: number): number {
     return accel === 'kvm' && this.verdict === 'unknown' ? Math.min(KVM_PROOF_MS, normalMs) : normalMs
   }
 
-  private pendingKvmFailure: string | null = null
+  /** Under KVM a guest must print something within seconds; under TCG only the init deadline applies. */
+  firstOutputTimeoutFor(accel: Accel, normalMs: number): number {
+    return accel === 'kvm' ? Math.min(KVM_FIRST_OUTPUT_MS, normalMs) : normalMs
+  }
+}
+
+/** The advice given when KVM was asked for and cannot run the guest. */
+export function kvmAdvice(detail: string): string {
+  return `KVM cannot run the guest here (qemu: ${detail}); use --accel tcg (or --accel auto, which falls back to TCG by itself)`
 }

@@ -1,7 +1,13 @@
 /**
- * A private apt root inside the cache: its own sources list, lists, package cache and an empty
- * dpkg status, selected with APT_CONFIG. The host's apt configuration and its installed packages
- * are never read or changed; `apt-get download` only fetches .deb files.
+ * A private apt root inside the cache: its own sources list, package lists, package cache and an empty
+ * dpkg status, selected with APT_CONFIG. The host's apt configuration and its installed packages are
+ * never read or changed; `apt-get download` only fetches .deb files.
+ *
+ * One list directory per architecture serves every kernel: each suite's lists are fetched once, kept
+ * compressed (lz4, about 40% of their plain size), and shared by every set of suites that names the
+ * suite (sid for `newest` and for `7.3`, bookworm for 6.1 and for an arm64 userland). apt's binary
+ * caches are not kept: apt-cache reads the compressed lists in well under a second per suite, and a
+ * kernel already resolved does not ask apt at all (fetch.ts).
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,7 +18,7 @@ export const DEBIAN_SECURITY_MIRROR = 'http://deb.debian.org/debian-security'
 export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg'
 
 /** Package lists older than this are refreshed before a kernel is chosen. */
-const LIST_MAX_AGE_MS = 12 * 3600 * 1000
+export const LIST_MAX_AGE_MS = 12 * 3600 * 1000
 
 export interface AptOptions {
   arch: string
@@ -28,6 +34,9 @@ export interface PackageInfo {
 }
 
 export class AptRoot {
+  /** Per architecture: the shared lists, the download area, one stamp per suite. */
+  readonly archDir: string
+  /** Per set of suites: its sources list and configuration. */
   readonly dir: string
   private readonly config: string
 
@@ -36,23 +45,40 @@ export class AptRoot {
     readonly suites: readonly string[],
     private readonly options: AptOptions,
   ) {
-    this.dir = join(cacheDir, 'apt', `${suites.join('+')}-${options.arch}`)
+    this.archDir = join(cacheDir, 'apt', options.arch)
+    this.dir = join(this.archDir, 'sets', suites.join('+'))
     this.config = join(this.dir, 'apt.conf')
+  }
+
+  private stamp(suite: string): string {
+    return join(this.archDir, 'stamps', suite)
+  }
+
+  /**
+   * When the lists of these suites were last fetched (ms since the epoch), or null when one of them
+   * never was or is older than LIST_MAX_AGE_MS.
+   */
+  listsFetchedAt(now: number = Date.now()): number | null {
+    let newest = 0
+    for (const suite of this.suites) {
+      const st = statSync(this.stamp(suite), { throwIfNoEntry: false })
+      if (!st || now - st.mtimeMs >= LIST_MAX_AGE_MS) return null
+      newest = Math.max(newest, st.mtimeMs)
+    }
+    return newest
   }
 
   /** Writes the private configuration and refreshes the lists when they are missing or stale. */
   async update(force = false): Promise<void> {
-    const lists = join(this.dir, 'lists')
-    for (const d of ['lists/partial', 'archives/partial', 'etc/sources.list.d', 'etc/preferences.d', 'state']) {
-      mkdirSync(join(this.dir, d), { recursive: true })
-    }
+    for (const d of ['lists/partial', 'archives/partial', 'stamps']) mkdirSync(join(this.archDir, d), { recursive: true })
+    for (const d of ['etc/sources.list.d', 'etc/preferences.d', 'state']) mkdirSync(join(this.dir, d), { recursive: true })
     writeFileSync(join(this.dir, 'state', 'status'), '')
     writeFileSync(join(this.dir, 'etc', 'sources.list'), this.sourcesList())
     writeFileSync(this.config, this.aptConf())
-    const stamp = join(this.dir, 'updated')
-    if (!force && existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < LIST_MAX_AGE_MS && readdirSync(lists).length > 2) return
+    if (!force && this.listsFetchedAt() !== null) return
     await run('apt-get', [...this.opts(), 'update', '-q'], { env: this.env() })
-    writeFileSync(stamp, new Date().toISOString())
+    const now = new Date()
+    for (const suite of this.suites) writeFileSync(this.stamp(suite), `${now.toISOString()}\n`)
   }
 
   /** Package names matching an extended regular expression. */
@@ -105,7 +131,7 @@ export class AptRoot {
     const tmp = `${dest}.partial.d`
     rmSync(tmp, { recursive: true, force: true })
     mkdirSync(tmp, { recursive: true })
-    const dirs = [tmp, join(this.dir, 'archives', 'partial')]
+    const dirs = [tmp, join(this.archDir, 'archives', 'partial')]
     const arrived = (): number =>
       dirs
         .flatMap((d) => (existsSync(d) ? readdirSync(d).map((f) => join(d, f)) : []))
@@ -123,12 +149,13 @@ export class AptRoot {
   }
 
   /**
-   * Options given on the command line, where the host's apt.conf.d (read after APT_CONFIG) cannot undo
-   * them: Debian's container images switch the binary package caches off, and every apt-cache call
-   * would then parse all the lists again.
+   * Options given on the command line, where the host's apt.conf.d (read after APT_CONFIG, and kept for
+   * its proxy settings) cannot undo them: lists stay compressed; no binary caches are written (each set
+   * of suites would keep its own copy of the same lists); and `apt-get update` leaves the lists of
+   * suites it was not asked about, which other sets share.
    */
   private opts(): string[] {
-    return ['-o', `Dir::Cache::pkgcache=${this.dir}/pkgcache.bin`, '-o', `Dir::Cache::srcpkgcache=${this.dir}/srcpkgcache.bin`]
+    return ['-o', 'Acquire::GzipIndexes=true', '-o', 'Dir::Cache::pkgcache=', '-o', 'Dir::Cache::srcpkgcache=', '-o', 'APT::Get::List-Cleanup=false']
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -147,16 +174,17 @@ export class AptRoot {
 
   private aptConf(): string {
     const d = this.dir
+    const a = this.archDir
     return [
       `Dir::Etc::SourceList "${d}/etc/sources.list";`,
       `Dir::Etc::SourceParts "${d}/etc/sources.list.d";`,
       `Dir::Etc::Preferences "${d}/etc/preferences";`,
       `Dir::Etc::PreferencesParts "${d}/etc/preferences.d";`,
       `Dir::State "${d}/state";`,
-      `Dir::State::Lists "${d}/lists";`,
+      `Dir::State::Lists "${a}/lists";`,
       `Dir::State::status "${d}/state/status";`,
       `Dir::Cache "${d}";`,
-      `Dir::Cache::archives "${d}/archives";`,
+      `Dir::Cache::archives "${a}/archives";`,
       `APT::Architecture "${this.options.arch}";`,
       `APT::Architectures { "${this.options.arch}"; };`,
       'Acquire::Languages "none";',

@@ -1,12 +1,13 @@
 /** The command line of `memseal matrix`. */
 import { type AccelRequest } from './accel'
 
-export const USAGE = `Usage: memseal matrix [--kernel SPEC]... [--json FILE] [--markdown FILE] [--accel auto|kvm|tcg]
-                      [--no-host] [--timeout SECONDS] [--cache DIR] [--refresh] [--install-deps]
-                      [--command 'CMD ...']
+export const USAGE = `Usage: memseal matrix [--kernel SPEC]... [--json FILE] [--markdown FILE] [--html FILE] [--ktap FILE]
+                      [--accel auto|kvm|tcg] [--no-host] [--strict] [--timeout SECONDS] [--cache DIR]
+                      [--refresh] [--install-deps] [--command 'CMD ...']
 
 Boots each kernel under qemu with the host's root shared read-only, runs \`memseal check --json\`
-inside it, and prints one table of clauses x kernels (the host's own run is the first column).
+inside it, and prints per-kernel totals, the clauses whose outcome differs between kernels, the
+features older kernels lack, and a verdict (the host's own run is the first column).
 
   --kernel SPEC     a Debian kernel series (5.10, 6.1, 6.12, any X.Y in sid/experimental),
                     sid|newest (the newest kernel Debian offers), experimental, or a local kernel
@@ -14,8 +15,12 @@ inside it, and prints one table of clauses x kernels (the host's own run is the 
                     ARCH:SPEC boots another architecture: arm64:6.1 runs Debian's arm64 kernel
                     under qemu-system-aarch64 (TCG) in a Debian arm64 userland, with the package's
                     prebuilds/linux-arm64 addon (npm run prebuilds). Default: 5.10 6.1 6.12 newest.
-  --json FILE       write the matrix as JSON ('-' for stdout)
-  --markdown FILE   write the matrix as Markdown ('-' for stdout; the default when no output is named)
+  --json FILE       also write the matrix as JSON ('-' for stdout); one file per CI job, merged
+                    with \`memseal report merge\`
+  --markdown FILE   also write it as Markdown ('-' for stdout)
+  --html FILE       also write one self-contained HTML page: the clause x kernel grid with filters
+  --ktap FILE       also write KTAP (the kernel's test format): one test per kernel, a subtest per area
+  --strict          also fail on known divergences
   --accel MODE      auto (KVM when a guest really boots with it, else TCG), kvm or tcg. Default auto.
   --no-host         do not run the suite on the host
   --timeout SEC     per kernel, boot and run together (default 300)
@@ -37,6 +42,9 @@ export interface MatrixArgs {
   kernels: string[]
   json: string | null
   markdown: string | null
+  html: string | null
+  ktap: string | null
+  strict: boolean
   accel: AccelRequest
   host: boolean
   timeoutMs: number
@@ -54,6 +62,9 @@ export function parseArgs(argv: string[]): MatrixArgs {
     kernels: [],
     json: null,
     markdown: null,
+    html: null,
+    ktap: null,
+    strict: false,
     accel: 'auto',
     host: true,
     timeoutMs: 300_000,
@@ -85,6 +96,15 @@ export function parseArgs(argv: string[]): MatrixArgs {
       case '--markdown':
       case '--md':
         a.markdown = value()
+        break
+      case '--html':
+        a.html = value()
+        break
+      case '--ktap':
+        a.ktap = value()
+        break
+      case '--strict':
+        a.strict = true
         break
       case '--accel': {
         const v = value()

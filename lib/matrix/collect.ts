@@ -66,6 +66,8 @@ export interface RunContext {
   release: string | null
   packages: string[]
   accel: Accel
+  /** Why the accelerator could not run the guest (qemu's words and the advice), when it could not. */
+  accelError?: string | null
   fetchMs: number
   prepareMs: number
   timeoutMs: number
@@ -82,6 +84,40 @@ function timing(c: RunContext, boot: BootResult | null): KernelTiming {
   }
 }
 
+/**
+ * Why a boot did not run its command to the end, or null when the command ran and exited (whatever
+ * its status): the one classification `memseal matrix` and `memseal run` share.
+ */
+export function bootFailure(c: Pick<RunContext, 'accel' | 'accelError' | 'timeoutMs'>, boot: BootResult): { status: RunStatus; error: string } | null {
+  const qemuEnd = boot.qemuStatus === null ? 'qemu ended by a signal' : `qemu exited with status ${boot.qemuStatus}`
+  const qemuSaid = boot.qemuStderr.trim().split('\n')[0] ?? ''
+  if (boot.end === 'spawn-failed') return { status: 'boot-failed', error: `qemu could not be started: ${qemuSaid}` }
+  if (boot.end === 'accel-failed' || boot.end === 'silent') {
+    return { status: 'boot-failed', error: c.accelError ?? `${c.accel.toUpperCase()} could not run the guest: ${qemuSaid || 'no output'}` }
+  }
+  if (boot.end === 'init-timeout') return { status: 'timeout', error: `the guest did not reach /init within ${Math.round(boot.totalMs / 1000)} s` }
+  if (boot.end === 'timeout') {
+    const stage = boot.initMs === null ? 'reach /init' : 'finish'
+    return { status: 'timeout', error: `the guest did not ${stage} within ${Math.round(c.timeoutMs / 1000)} s` }
+  }
+  // Under KVM, qemu may abort by itself (an assertion) before it is stopped: the same failure.
+  if (boot.initMs === null && c.accel === 'kvm' && c.accelError) return { status: 'boot-failed', error: c.accelError }
+  if (boot.initMs === null) return { status: 'boot-failed', error: `the guest never reached /init (${qemuEnd}${qemuSaid ? `: ${qemuSaid}` : ''})` }
+  if (boot.guestFailure !== null) return { status: 'boot-failed', error: `the guest init failed: ${boot.guestFailure}` }
+  if (boot.guestStatus === null) return { status: 'no-report', error: `the guest command did not finish (${qemuEnd})` }
+  return null
+}
+
+/** The last lines of a console (escape sequences and carriage returns removed) and of a command's stderr. */
+export function failureTail(boot: BootResult): string {
+  return [
+    tail(boot.console, CONSOLE_TAIL_LINES) || '(no console output)',
+    boot.stderr.trim() ? `--- guest command stderr ---\n${tail(boot.stderr, STDERR_TAIL_LINES)}` : '',
+  ]
+    .filter((s) => s !== '')
+    .join('\n')
+}
+
 /** One column from a finished boot. */
 export function runFromBoot(c: RunContext, boot: BootResult): KernelRun {
   const fail = (status: RunStatus, error: string): KernelRun => ({
@@ -94,25 +130,13 @@ export function runFromBoot(c: RunContext, boot: BootResult): KernelRun {
     packages: c.packages,
     timing: timing(c, boot),
     error: c.imageNote ? `${error}; ${c.imageNote}` : error,
-    consoleTail: [
-      tail(boot.console, CONSOLE_TAIL_LINES) || '(no console output)',
-      boot.stderr.trim() ? `--- guest command stderr ---\n${tail(boot.stderr, STDERR_TAIL_LINES)}` : '',
-    ]
-      .filter((s) => s !== '')
-      .join('\n'),
+    consoleTail: failureTail(boot),
     environment: null,
     report: null,
   })
-  const qemuEnd = boot.qemuStatus === null ? 'qemu was killed' : `qemu exited with status ${boot.qemuStatus}`
-  if (boot.end === 'spawn-failed') return fail('boot-failed', 'qemu could not be started')
-  if (boot.end === 'init-timeout') return fail('timeout', `the guest did not reach /init within ${Math.round(boot.totalMs / 1000)} s`)
-  if (boot.end === 'timeout') {
-    const stage = boot.initMs === null ? 'reach /init' : 'finish'
-    return fail('timeout', `the guest did not ${stage} within ${Math.round(c.timeoutMs / 1000)} s`)
-  }
-  if (boot.initMs === null) return fail('boot-failed', `the guest never reached /init (${qemuEnd})`)
-  if (boot.guestFailure !== null) return fail('boot-failed', `the guest init failed: ${boot.guestFailure}`)
-  if (boot.guestStatus === null) return fail('no-report', `the guest command did not finish (${qemuEnd})`)
+  const failure = bootFailure(c, boot)
+  if (failure) return fail(failure.status, failure.error)
+  if (boot.guestStatus === null) return fail('no-report', 'the guest command did not finish')
   if (boot.guestStatus !== 0 && boot.guestStatus !== 1) {
     return fail('no-report', `the guest command exited with status ${boot.guestStatus}`)
   }

@@ -1,24 +1,12 @@
 /**
- * Unpacks kernel packages with `dpkg -x` into the cache (never into the host's /boot or
- * /lib/modules) and finds the pieces the matrix boots: the image, its modules and its release.
+ * A kernel the user names as an unpacked package directory or an image file: finds the pieces the
+ * matrix boots (the image, its modules and its release) and extracts the vmlinux beside the cache's
+ * entry for it.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { run } from './exec'
 import { bzImageRelease, extractVmlinux, isCompleteElf } from './vmlinux'
 import { type PreparedKernel } from './types'
-
-/** Unpacks the .debs into `<kernelDir>/root` once; a marker file records a completed unpack. */
-export async function unpackDebs(debs: string[], kernelDir: string): Promise<string> {
-  const root = join(kernelDir, 'root')
-  const marker = join(kernelDir, 'unpacked')
-  const list = debs.map((d) => basename(d)).join('\n') + '\n'
-  if (existsSync(marker) && readFileSync(marker, 'utf8') === list) return root
-  rmSync(root, { recursive: true, force: true })
-  for (const deb of debs) await run('dpkg', ['-x', deb, root])
-  writeFileSync(marker, list)
-  return root
-}
 
 /** `…/lib/modules/<release>` inside an unpacked package (Debian moved it under /usr in 7.x). */
 export function findModulesDir(root: string): string | null {

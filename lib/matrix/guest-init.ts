@@ -1,15 +1,21 @@
 /**
- * The guest's /init: a busybox shell script that loads the 9p modules, mounts the host's root
- * read-only, gives it fresh /proc, /sys, /dev, /dev/shm, /tmp, /run and /var/tmp, chroots into it
- * and runs the command as root. The command's stdout, stderr and exit status go to a writable 9p
- * share, which also holds the command's HOME (a writable directory that is not tmpfs); the console
- * (ttyS0) only carries progress markers and kernel messages.
+ * What runs in the guest. The initramfs's /init is the same for every command: it loads the 9p
+ * modules, mounts the writable control share (`out`) and hands over to the job script the host wrote
+ * there for this boot. So one initramfs per kernel serves the suite, `memseal run` and any command.
+ *
+ * The job script mounts the root (the host's own, read-only, or a foreign userland), gives it fresh
+ * /proc, /sys, /dev, /dev/shm, /tmp, /run and /var/tmp, mounts the extra shares (the project where the
+ * root does not show it, hoisted dependencies, a writable scratch directory), chroots and runs the
+ * command as root. Its stdout, stderr and exit status go to the control share, which is also the
+ * command's HOME (a writable directory that is not tmpfs); the console (ttyS0) only carries progress
+ * markers and kernel messages.
  */
 
-/** 9p mount tags shared between qemu.ts and the guest init. */
-export const TAG_HOST_ROOT = 'hostroot'
-export const TAG_PROJECT = 'project'
+/** 9p mount tags shared between qemu.ts and the guest. */
+export const TAG_ROOT = 'hostroot'
 export const TAG_OUT = 'out'
+/** Extra shares are `share0`, `share1` … */
+export const TAG_SHARE = 'share'
 
 /** Lines the guest prints on its console so the host can follow and time the boot. */
 export const MARK_INIT = 'memseal-init: start'
@@ -17,26 +23,37 @@ export const MARK_RUN = 'memseal-init: run'
 export const MARK_EXIT = 'memseal-init: exit'
 export const MARK_FAIL = 'memseal-init: failed'
 
-/** Where the out share appears inside the chroot (on the guest's own /run tmpfs). */
+/** The job script's name on the control share. */
+export const JOB_FILE = 'job.sh'
+
+/** Where the control share appears inside the chroot (on the guest's own /run tmpfs). */
 export const GUEST_OUT_DIR = '/run/memseal-matrix'
 
-/** The command's HOME: on the out share, so on 9p, not tmpfs. */
+/** The command's HOME: on the control share, so on 9p, not tmpfs. */
 export const GUEST_HOME = `${GUEST_OUT_DIR}/home`
 
 /** The per-clause time limit the suite is asked to use inside a guest. */
 export const GUEST_CLAUSE_TIMEOUT_MS = 60_000
 
 const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+const NINEP = 'trans=virtio,version=9p2000.L,msize=262144'
 
-export interface InitOptions {
-  /** Module names in load order; their files are `/modules/<name>.ko`. */
-  modules: string[]
-  /** The project directory on the host; mounted at the same path inside the chroot. */
-  projectDir: string
-  /** argv of the command, run with `projectDir` as working directory. */
+/** A host directory the guest sees at `guestPath`. */
+export interface Share {
+  hostPath: string
+  guestPath: string
+  readonly: boolean
+}
+
+export interface GuestJob {
+  /** argv of the command. */
   command: string[]
-  /** Extra environment for the command. */
+  /** Its working directory inside the guest. */
+  cwd: string
+  /** Extra environment for the command (PATH, HOME, LANG … are set already). */
   env?: Record<string, string>
+  /** Shares mounted in the guest's root, in this order (parents before what they hold). */
+  shares: Share[]
 }
 
 /** Quotes a word for a POSIX shell. */
@@ -44,7 +61,29 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }
 
-export function initScript(o: InitOptions): string {
+/** The initramfs's /init: modules, the control share, then the job script found there. */
+export function initScript(modules: string[]): string {
+  return `#!/bin/busybox sh
+# memseal guest init (generated)
+/bin/busybox --install -s /bin
+export PATH=/bin
+fail() { echo "${MARK_FAIL}: $*"; sync; reboot -f; }
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "${MARK_INIT} $(uname -r)"
+for m in ${modules.map(shellQuote).join(' ')}; do
+  insmod "/modules/$m.ko" || fail "insmod $m"
+done
+mkdir -p /ctl
+mount -t 9p -o ${NINEP} ${TAG_OUT} /ctl || fail "mount the control share"
+[ -f /ctl/${JOB_FILE} ] || fail "no job script on the control share"
+. /ctl/${JOB_FILE}
+`
+}
+
+/** The job script for one boot, sourced by /init with /ctl the control share. */
+export function jobScript(job: GuestJob): string {
   const q = shellQuote
   // HOME is a writable directory on 9p: clauses that need a regular file outside tmpfs (where seals
   // are EINVAL) look there, since everything else writable in the guest is tmpfs.
@@ -57,27 +96,20 @@ export function initScript(o: InitOptions): string {
     TERM: 'dumb',
     MEMSEAL_MATRIX_GUEST: '1',
     MEMSEAL_CLAUSE_TIMEOUT_MS: String(GUEST_CLAUSE_TIMEOUT_MS),
-    ...o.env,
+    ...job.env,
   }
   const envWords = Object.entries(env)
     .map(([k, v]) => q(`${k}=${v}`))
     .join(' ')
-  const inner = `cd ${q(o.projectDir)} && exec ${o.command.map(q).join(' ')}`
-  const ninep = 'trans=virtio,version=9p2000.L,msize=262144'
-  return `#!/bin/busybox sh
-# memseal matrix guest init (generated)
-/bin/busybox --install -s /bin
-export PATH=/bin
-fail() { echo "${MARK_FAIL}: $*"; sync; reboot -f; }
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-echo "${MARK_INIT} $(uname -r)"
-for m in ${o.modules.map(q).join(' ')}; do
-  insmod "/modules/$m.ko" || fail "insmod $m"
-done
+  const inner = `cd ${q(job.cwd)} && exec ${job.command.map(q).join(' ')}`
+  const shares = job.shares.map((s, i) => {
+    const where = `$R${q(s.guestPath)}`
+    return `mkdir -p ${where} 2>/dev/null; mount -t 9p -o ${NINEP}${s.readonly ? ',ro,cache=loose' : ''} ${TAG_SHARE}${i} ${where} || fail ${q(`mount ${s.guestPath}`)}`
+  })
+  return `# memseal guest job (generated for one boot)
 R=/newroot
-mount -t 9p -o ${ninep},ro,cache=loose ${TAG_HOST_ROOT} $R || fail "mount host root"
+mkdir -p $R
+mount -t 9p -o ${NINEP},ro,cache=loose ${TAG_ROOT} $R || fail "mount the root"
 mount -t proc proc $R/proc || fail "mount proc"
 mount -t sysfs sysfs $R/sys || fail "mount sysfs"
 mount -t devtmpfs devtmpfs $R/dev || fail "mount devtmpfs"
@@ -87,16 +119,17 @@ mount -t devpts devpts $R/dev/pts
 for d in /tmp /run /var/tmp; do
   if [ -d "$R$d" ]; then mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R$d" || fail "mount $d"; fi
 done
-mkdir -p $R${q(o.projectDir)} $R${GUEST_OUT_DIR}
-mount -t 9p -o ${ninep},ro,cache=loose ${TAG_PROJECT} $R${q(o.projectDir)} || fail "mount project"
-mount -t 9p -o ${ninep} ${TAG_OUT} $R${GUEST_OUT_DIR} || fail "mount out"
-mkdir -p $R${GUEST_HOME}
+mkdir -p $R${GUEST_OUT_DIR}
+mount -o bind /ctl $R${GUEST_OUT_DIR} || fail "bind the control share"
+mkdir -p /ctl/home
+${shares.join('\n')}
 echo "${MARK_RUN}"
-chroot $R /usr/bin/env -i ${envWords} /bin/sh -c ${q(inner)} >$R${GUEST_OUT_DIR}/stdout 2>$R${GUEST_OUT_DIR}/stderr
+chroot $R /usr/bin/env -i ${envWords} /bin/sh -c ${q(inner)} </dev/null >/ctl/stdout 2>/ctl/stderr
 status=$?
-echo $status >$R${GUEST_OUT_DIR}/status
+echo $status >/ctl/status
 sync
 umount $R${GUEST_OUT_DIR}
+umount /ctl
 echo "${MARK_EXIT} $status"
 reboot -f
 `

@@ -4,25 +4,35 @@
  * `matrixMain` is what the CLI dispatches `memseal matrix …` to.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { machine, release } from 'node:os'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
+import { machine as hostMachine, release } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { AccelChooser, type AccelRequest } from './accel'
+import { type AccelRequest } from './accel'
 import { parseArgs, UsageError, USAGE } from './args'
-import { defaultCacheDir, cacheSubdir } from './cache'
+import { defaultCacheDir } from './cache'
 import { runFromBoot, runFromSetupError } from './collect'
-import { haveCommand, lastLines } from './exec'
+import { haveCommand } from './exec'
+import { type GuestJob } from './guest-init'
+import { guestCommand, stageGuestPackage } from './guest-package'
 import { runOnHost } from './host'
 import { findBusybox } from './initramfs'
-import { type Prepared, prepareKernel } from './prepare'
+import { type KernelOutcome, runOnKernels, uniqueLabels } from './machine'
+import { type Prepared } from './prepare'
 import { type ProgressSink, silentProgress, stderrProgress } from './progress'
 import { archProfile, isNativeArch } from './guest-arch'
-import { boot, type BootResult } from './qemu'
-import { debianArch, type GuestArch, parseSpec, specArch, specLabel } from './specs'
-import { buildCells, clauseOrder, renderJson, renderMarkdown, summaryLine } from './table'
-import { type Accel, type KernelRun, type MatrixReport } from './types'
+import { projectShares } from './shares'
+import { type GuestArch, parseSpec, specArch, specLabel } from './specs'
+import { clauseOrder, summaryLine } from './table'
+import { analyse } from './model'
+import { emitMatrix } from './outputs'
+import { type KernelRun, type MatrixReport } from './types'
+import { GUEST_PACKAGE_DIR } from './userland'
 
 export { parseSpec } from './specs'
+export { uniqueLabels } from './machine'
+
+/** The per-clause time limit asked of the suite in an emulated foreign-architecture guest (ms). */
+export const FOREIGN_CLAUSE_TIMEOUT_MS = 120_000
 export type { MatrixReport, KernelRun } from './types'
 
 export interface MatrixOptions {
@@ -77,6 +87,25 @@ export function missingTools(arches: readonly GuestArch[] = ['amd64']): string[]
   return missing
 }
 
+/**
+ * The job the suite is in a guest: for a guest of the host's architecture, the package where it is on
+ * the host (shared where the guest's root does not show it, with its dependencies and node); for a
+ * foreign one, the package staged with that architecture's prebuild, run by the userland's node.
+ */
+export function matrixJob(kernel: Prepared, projectDir: string, command: string[]): GuestJob {
+  if (isNativeArch(kernel.arch)) {
+    const cwd = realpathSync(projectDir)
+    return { command, cwd, shares: projectShares(cwd, command) }
+  }
+  const staged = stageGuestPackage(projectDir, kernel.arch, join(kernel.dir, 'package'))
+  return {
+    command: guestCommand(command),
+    cwd: GUEST_PACKAGE_DIR,
+    env: { MEMSEAL_CLAUSE_TIMEOUT_MS: String(FOREIGN_CLAUSE_TIMEOUT_MS) },
+    shares: [{ hostPath: staged, guestPath: GUEST_PACKAGE_DIR, readonly: true }],
+  }
+}
+
 export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const progress = options.onProgress ?? silentProgress
   const cacheDir = options.cacheDir ?? defaultCacheDir()
@@ -84,92 +113,51 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const command = options.command ?? defaultCommand()
   const timeoutMs = options.timeoutMs ?? 300_000
   const initTimeoutMs = Math.min(options.initTimeoutMs ?? 120_000, timeoutMs)
-  const specs = options.kernels.map(parseSpec)
   // x86-64 guests share the host's root, so they need an x86-64 host; arm64 guests bring their own
   // root and run under emulation anywhere.
-  const arches = specs.map((spec) => specArch(spec))
-  const badArch = arches.find((a) => a === 'amd64' && !isNativeArch(a))
-  if (badArch) throw new Error(`memseal matrix boots x86-64 kernels on an x86-64 host only; this host is ${process.arch}`)
-  const chooser = new AccelChooser(options.accel ?? 'auto')
+  const specs = options.kernels.map(parseSpec)
+  if (specs.some((spec) => specArch(spec) === 'amd64' && !isNativeArch('amd64'))) {
+    throw new Error(`memseal matrix boots x86-64 kernels on an x86-64 host only; this host is ${process.arch}`)
+  }
+  const labels = uniqueLabels(specs.map(specLabel))
   const kernels: KernelRun[] = []
   const started = Date.now()
-  const labels = uniqueLabels(specs.map(specLabel))
-  const say =
-    (i: number) =>
-    (m: string): void =>
-      progress(labels[i]!, m)
 
-  // Downloads are network-bound and boots CPU-bound, so kernel i+1 is fetched and unpacked while
-  // kernel i boots; the kernels themselves boot one after another.
-  const prepared: Promise<Prepared | Error>[] = []
-  specs.forEach((spec, i) => {
-    const previous = prepared[i - 1] ?? Promise.resolve(null)
-    const { arch, flavour } = debianArch(archProfile(arches[i]!).nodeArch)
-    prepared.push(
-      previous
-        .then(() =>
-          prepareKernel(spec, {
-            cacheDir,
-            arch,
-            flavour,
-            refresh: options.refresh,
-            projectDir,
-            command,
-            onProgress: say(i),
-            mirror: process.env.MEMSEAL_DEBIAN_MIRROR,
-            securityMirror: process.env.MEMSEAL_DEBIAN_SECURITY_MIRROR,
-          }),
-        )
-        .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
-    )
-  })
-
-  if (options.host ?? true) {
-    const shown = command.join(' ')
-    progress('host', `running ${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown}`)
-    const host = await runOnHost(projectDir, command, timeoutMs)
-    progress('host', summaryLine(host))
-    kernels.push(host)
-  }
-
-  const workDir = cacheSubdir(cacheDir, 'runs')
-  for (const [i, spec] of specs.entries()) {
-    const t0 = Date.now()
-    const kernel = await prepared[i]!
-    if (kernel instanceof Error) {
-      const run = runFromSetupError(spec.spec, labels[i]!, kernel, Date.now() - t0)
-      say(i)(summaryLine(run))
+  // The host's own run (a second or two) goes while the first kernel is being prepared.
+  const host =
+    (options.host ?? true)
+      ? (() => {
+          const shown = command.join(' ')
+          progress('host', `running ${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown}`)
+          return runOnHost(projectDir, command, timeoutMs).then((run) => {
+            progress('host', summaryLine(run))
+            return run
+          })
+        })()
+      : null
+  const { chooser } = await runOnKernels({
+    kernels: options.kernels,
+    accel: options.accel,
+    cacheDir,
+    timeoutMs,
+    initTimeoutMs,
+    refresh: options.refresh,
+    job: (kernel) => matrixJob(kernel, projectDir, command),
+    say: (i, m) => progress(labels[i]!, m),
+    onOutcome: async (o) => {
+      // The host goes first: its run ends before the first guest, which boots after it.
+      if (host && kernels.length === 0) kernels.push(await host)
+      const run = outcomeRun(o, timeoutMs)
+      progress(o.label, summaryLine(run))
       kernels.push(run)
-      continue
-    }
-    const { result, accel } = await bootWithChooser(kernel, chooser, {
-      workDir,
-      timeoutMs,
-      initTimeoutMs,
-      say: say(i),
-    })
-    const run = runFromBoot(
-      {
-        spec: spec.spec,
-        label: labels[i]!,
-        imageNote: kernel.imageNote,
-        release: kernel.release,
-        packages: kernel.packages,
-        accel,
-        fetchMs: kernel.fetchMs,
-        prepareMs: kernel.prepareMs,
-        timeoutMs,
-      },
-      result,
-    )
-    say(i)(summaryLine(run))
-    kernels.push(run)
-  }
+    },
+  })
+  if (host && kernels.length === 0) kernels.push(await host)
 
   return {
     tool: { name: 'memseal', command: 'matrix' },
     createdAt: new Date().toISOString(),
-    host: { release: release(), machine: machine() },
+    host: { release: release(), machine: hostMachine() },
     accel: { requested: chooser.requested, used: chooser.used(), reason: chooser.reason },
     durationMs: Date.now() - started,
     kernels,
@@ -177,54 +165,29 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   }
 }
 
-/** Boots a kernel with the acceleration the chooser plans, retrying under TCG if KVM fails. */
-async function bootWithChooser(
-  kernel: Prepared,
-  chooser: AccelChooser,
-  o: { workDir: string; timeoutMs: number; initTimeoutMs: number; say: (m: string) => void },
-): Promise<{ result: BootResult; accel: Accel }> {
-  // A foreign-architecture guest is emulated whatever the host's KVM can do, and says nothing about it.
-  const native = isNativeArch(kernel.arch)
-  const plan: Accel[] = native ? chooser.plan() : ['tcg']
-  for (const [n, accel] of plan.entries()) {
-    o.say(`booting ${kernel.release ?? kernel.image} under ${accel.toUpperCase()}${native ? '' : ` (${kernel.arch} emulated)`}`)
-    const result = await boot({
-      image: kernel.image,
-      initrd: kernel.initrd,
-      accel,
-      projectDir: kernel.projectDir,
-      workDir: o.workDir,
-      arch: kernel.arch,
-      rootDir: kernel.rootDir ?? undefined,
-      initTimeoutMs: native ? chooser.initTimeoutFor(accel, o.initTimeoutMs) : o.initTimeoutMs,
-      timeoutMs: o.timeoutMs,
-      onEvent: (event, at) => o.say(event === 'init' ? `reached /init after ${(at / 1000).toFixed(1)} s` : 'running the suite'),
-    })
-    const reached = result.initMs !== null
-    const last =
-      lastLines(result.console, 1)
-        .replace(/^\[qemu\] /, '')
-        .trim() || `ended: ${result.end}`
-    if (native) chooser.observe(accel, reached, last)
-    if (reached || n === plan.length - 1) return { result, accel }
-    o.say(`${accel.toUpperCase()} did not reach /init (${last}); trying ${plan[n + 1]!.toUpperCase()}`)
-  }
-  throw new Error('no acceleration planned')
+/** One column from a kernel's outcome. */
+function outcomeRun(o: KernelOutcome, timeoutMs: number): KernelRun {
+  if (!o.kernel || !o.boot || !o.accel) return runFromSetupError(o.spec, o.label, o.setupError ?? new Error('not booted'), 0)
+  return runFromBoot(
+    {
+      spec: o.spec,
+      label: o.label,
+      imageNote: o.kernel.imageNote,
+      release: o.kernel.release,
+      packages: o.kernel.packages,
+      accel: o.accel,
+      accelError: o.accelError,
+      fetchMs: o.kernel.fetchMs,
+      prepareMs: o.kernel.prepareMs,
+      timeoutMs,
+    },
+    o.boot,
+  )
 }
 
-/** Column names must differ; a repeated one gets its position appended. */
-export function uniqueLabels(labels: string[]): string[] {
-  return labels.map((l, i) => (labels.indexOf(l) === i && l !== 'host' ? l : `${l}#${i + 1}`))
-}
-
-/** Whether the matrix is clean: every kernel reported and nothing diverges or is broken. */
-export function matrixPassed(m: MatrixReport): boolean {
-  return m.kernels.every((k) => k.status === 'ok' && !k.report!.results.some((r) => r.status === 'diverges' || r.status === 'broken'))
-}
-
-function write(target: string, text: string): void {
-  if (target === '-') process.stdout.write(text)
-  else writeFileSync(target, text)
+/** Whether the matrix is clean: every kernel reported and nothing diverges or is broken (or known, strict). */
+export function matrixPassed(m: MatrixReport, strict = false): boolean {
+  return analyse(m, { strict }).verdict.passed
 }
 
 /** `memseal matrix …`; returns the exit status. */
@@ -273,10 +236,10 @@ export async function matrixMain(argv: string[]): Promise<number> {
     process.stderr.write(`memseal matrix: ${(e as Error).message}\n`)
     return 1
   }
-  const cells = buildCells(matrix.kernels, matrix.clauses)
-  if (args.json) write(args.json, renderJson(matrix, cells))
-  if (args.markdown || !args.json) write(args.markdown ?? '-', `${renderMarkdown(matrix, cells)}\n`)
-  return matrixPassed(matrix) ? 0 : 1
+  return emitMatrix(matrix, args) ? 0 : 1
 }
 
 export { UsageError }
+export { runMain } from './run-main'
+export { reportMain } from './report-main'
+export { cacheMain } from './cache-main'

@@ -1,11 +1,12 @@
 /**
  * Builds the guest's initramfs: busybox-static, the generated /init, a /dev/console node (so init
  * has a console before devtmpfs is mounted) and the 9p modules, as an uncompressed newc archive
- * the kernel unpacks without any decompressor.
+ * the kernel unpacks without any decompressor. It holds no command: the job comes over the control
+ * share at each boot (guest-init.ts), so one initramfs per kernel serves every command.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { type CpioEntry, writeCpio } from './cpio'
-import { initScript, type InitOptions } from './guest-init'
+import { initScript } from './guest-init'
 import { type ModuleFile } from './modules'
 
 /** Where Debian's busybox-static puts its binary. */
@@ -29,7 +30,7 @@ export function isStaticElf(data: Buffer): boolean {
   return true
 }
 
-export interface InitramfsInput extends Omit<InitOptions, 'modules'> {
+export interface InitramfsInput {
   busybox: Buffer
   modules: ModuleFile[]
 }
@@ -41,7 +42,7 @@ export function buildInitramfs(input: InitramfsInput): Buffer {
     { type: 'char', path: 'dev/console', major: 5, minor: 1 },
     { type: 'file', path: 'bin/busybox', data: input.busybox, mode: 0o755 },
     { type: 'symlink', path: 'bin/sh', target: 'busybox' },
-    { type: 'file', path: 'init', data: initScript({ ...input, modules: input.modules.map((m) => m.name) }), mode: 0o755 },
+    { type: 'file', path: 'init', data: initScript(input.modules.map((m) => m.name)), mode: 0o755 },
     ...input.modules.map((m): CpioEntry => ({ type: 'file', path: `modules/${m.name}.ko`, data: m.data })),
   ]
   return writeCpio(entries)

@@ -24,7 +24,7 @@ export function canonicalModuleName(name: string): string {
   return name.replace(/-/g, '_')
 }
 
-function moduleNameOfPath(path: string): string {
+export function moduleNameOfPath(path: string): string {
   return canonicalModuleName(basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, ''))
 }
 
@@ -47,22 +47,65 @@ export function indexModules(modulesDir: string): Map<string, string> {
 /** Names listed in `modules.builtin`, i.e. compiled into the kernel. */
 export function builtinModules(modulesDir: string): Set<string> {
   const file = join(modulesDir, 'modules.builtin')
-  if (!existsSync(file)) return new Set()
+  return existsSync(file) ? parseBuiltin(readFileSync(file, 'utf8')) : new Set()
+}
+
+/** Decompresses a module's bytes (.ko.xz/.ko.zst/.ko.gz, by the file name) with the host's tools. */
+export function decompressModule(path: string, data: Buffer): Buffer {
+  const tool = path.endsWith('.xz') ? 'xz' : path.endsWith('.zst') ? 'zstd' : path.endsWith('.gz') ? 'gzip' : null
+  if (tool === null) return data
+  const r = spawnSync(tool, ['-dc'], { input: data, maxBuffer: 1 << 28 })
+  if (r.status !== 0) throw new Error(`${tool} -dc ${path}: ${r.stderr?.toString().trim() || `exit ${r.status}`}`)
+  return r.stdout
+}
+
+/** Reads a module file, decompressing .ko.xz/.ko.zst/.ko.gz with the host's tools. */
+export function readModule(path: string): Buffer {
+  return decompressModule(path, readFileSync(path))
+}
+
+/** Module names in `modules.builtin` text. */
+export function parseBuiltin(text: string): Set<string> {
   return new Set(
-    readFileSync(file, 'utf8')
+    text
       .split('\n')
       .filter((l) => l !== '')
       .map(moduleNameOfPath),
   )
 }
 
-/** Reads a module file, decompressing .ko.xz/.ko.zst/.ko.gz with the host's tools. */
-export function readModule(path: string): Buffer {
-  const tool = path.endsWith('.xz') ? 'xz' : path.endsWith('.zst') ? 'zstd' : path.endsWith('.gz') ? 'gzip' : null
-  if (tool === null) return readFileSync(path)
-  const r = spawnSync(tool, ['-dc', path], { maxBuffer: 1 << 28 })
-  if (r.status !== 0) throw new Error(`${tool} -dc ${path}: ${r.stderr?.toString().trim() || `exit ${r.status}`}`)
-  return r.stdout
+/** Where the resolver finds modules: the decompressed bytes of a module by canonical name, or null. */
+export interface ModuleSource {
+  read(name: string): Buffer | null
+  /** Names compiled into the kernel; null when the kernel came without modules.builtin. */
+  builtin: Set<string> | null
+  /** Where the modules come from, for error messages. */
+  where: string
+}
+
+/**
+ * The modules to load for `wanted`, dependencies first. A wanted name that is neither a module nor
+ * built in is an error: the guest could not mount its root without it.
+ */
+export function resolveModuleOrder(source: ModuleSource, wanted: readonly string[] = NEEDED_MODULES): ModuleFile[] {
+  const order: ModuleFile[] = []
+  const seen = new Set<string>()
+  const visit = (raw: string, chain: string[]): void => {
+    const name = canonicalModuleName(raw)
+    if (seen.has(name)) return
+    seen.add(name)
+    const data = source.read(name)
+    if (!data) {
+      // Without modules.builtin (a bare local kernel), a module that is not there is taken to be built in;
+      // if it is not, the guest says which mount failed.
+      if (source.builtin === null || source.builtin.has(name)) return
+      throw new Error(`module ${name} (needed by ${chain.join(' → ') || 'the guest init'}) is neither in ${source.where} nor built in`)
+    }
+    for (const dep of moduleDepends(data)) visit(dep, [...chain, name])
+    order.push({ name, data })
+  }
+  for (const name of wanted) visit(name, [])
+  return order
 }
 
 /** The `depends=` list of a module's .modinfo section. */
@@ -77,31 +120,16 @@ export function moduleDepends(data: Buffer): string[] {
     .map(canonicalModuleName)
 }
 
-/**
- * The modules to load for `wanted`, dependencies first. A wanted name that is neither a module nor
- * built in is an error: the guest could not mount its root without it.
- */
+/** resolveModuleOrder over an unpacked `lib/modules/<release>` directory. */
 export function resolveModules(modulesDir: string, wanted: readonly string[] = NEEDED_MODULES): ModuleFile[] {
   const index = indexModules(modulesDir)
-  const builtin = builtinModules(modulesDir)
-  const hasBuiltinList = existsSync(join(modulesDir, 'modules.builtin'))
-  const order: ModuleFile[] = []
-  const seen = new Set<string>()
-  const visit = (raw: string, chain: string[]): void => {
-    const name = canonicalModuleName(raw)
-    if (seen.has(name)) return
-    seen.add(name)
-    const path = index.get(name)
-    if (!path) {
-      // Without modules.builtin (a bare local kernel), a module that is not there is taken to be built in;
-      // if it is not, the guest says which mount failed.
-      if (builtin.has(name) || !hasBuiltinList) return
-      throw new Error(`module ${name} (needed by ${chain.join(' → ') || 'the guest init'}) is neither in ${modulesDir} nor built in`)
-    }
-    const data = readModule(path)
-    for (const dep of moduleDepends(data)) visit(dep, [...chain, name])
-    order.push({ name, data })
+  const source: ModuleSource = {
+    read: (name) => {
+      const path = index.get(name)
+      return path ? readModule(path) : null
+    },
+    builtin: existsSync(join(modulesDir, 'modules.builtin')) ? builtinModules(modulesDir) : null,
+    where: modulesDir,
   }
-  for (const name of wanted) visit(name, [])
-  return order
+  return resolveModuleOrder(source, wanted)
 }

@@ -1,14 +1,16 @@
 /**
- * Boots one kernel under qemu and runs the guest command: the host's root, the project and a
- * writable out directory are shared over virtio-9p, the console (ttyS0) is read from qemu's stdout
- * through a pipe (never a file qemu would open and clobber), and the guest's exit status and output
- * come back through the out share. Two deadlines apply: reaching /init, and finishing the run.
+ * Boots one kernel under qemu and runs one job in it: the root, a writable control share (the job
+ * script, the command's output and exit status) and the job's extra shares go over virtio-9p; the
+ * console (ttyS0) is read from qemu's stdout through a pipe (never a file qemu would open and
+ * clobber). Deadlines apply to the first console output (a KVM that cannot run the guest shows
+ * nothing), to reaching /init, and to the whole run; qemu's own stderr is kept apart, and a KVM
+ * internal error in it ends the boot at once.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { archProfile } from './guest-arch'
-import { MARK_EXIT, MARK_FAIL, MARK_INIT, MARK_RUN, TAG_HOST_ROOT, TAG_OUT, TAG_PROJECT } from './guest-init'
+import { type GuestJob, JOB_FILE, jobScript, MARK_EXIT, MARK_FAIL, MARK_INIT, MARK_RUN, TAG_OUT, TAG_ROOT, TAG_SHARE } from './guest-init'
 import { type GuestArch } from './specs'
 import { type Accel } from './types'
 
@@ -16,7 +18,7 @@ export interface BootOptions {
   image: string
   initrd: string
   accel: Accel
-  projectDir: string
+  job: GuestJob
   /** The guest's architecture; default amd64 (x86-64). */
   arch?: GuestArch
   /** The root shared as the guest's `/`: the host's own by default, or a foreign userland root. */
@@ -25,6 +27,10 @@ export interface BootOptions {
   workDir: string
   /** Milliseconds to reach the guest's /init. */
   initTimeoutMs: number
+  /** Milliseconds until the guest prints anything at all; default: the init deadline. */
+  firstOutputTimeoutMs?: number
+  /** Keep the control share (the caller reads and removes it); default: removed after reading. */
+  keepOutDir?: boolean
   /** Milliseconds for the whole boot and run. */
   timeoutMs: number
   smp?: number
@@ -35,7 +41,11 @@ export interface BootOptions {
   onEvent?: (event: 'init' | 'run', atMs: number) => void
 }
 
-export type BootEnd = 'exited' | 'init-timeout' | 'timeout' | 'spawn-failed'
+/**
+ * How qemu ended: `accel-failed` when qemu reported that the accelerator cannot run the guest (a KVM
+ * internal error), `silent` when the guest printed nothing before the first-output deadline.
+ */
+export type BootEnd = 'exited' | 'init-timeout' | 'timeout' | 'spawn-failed' | 'accel-failed' | 'silent'
 
 export interface BootResult {
   end: BootEnd
@@ -51,7 +61,15 @@ export interface BootResult {
   stdout: string
   stderr: string
   console: string
+  /** What qemu itself wrote on its stderr. */
+  qemuStderr: string
+  /** The control share, when kept (keepOutDir). */
+  outDir: string | null
 }
+
+/** qemu's words when KVM cannot run the guest; the VM is stopped, but qemu would wait forever. */
+export const KVM_FAILURE_RE =
+  /KVM internal error|failed to set MSR|failed to initialize kvm|Could not access KVM kernel module|kvm run failed|KVM_RUN|emulation failure/i
 
 /** The qemu binary for this host's architecture. */
 export function qemuBinary(arch: string = process.arch): string {
@@ -89,16 +107,19 @@ export function qemuArgs(o: BootOptions, outDir: string): string[] {
     o.initrd,
     '-append',
     profile.append.join(' '),
-    ...fsdev(TAG_HOST_ROOT, o.rootDir ?? '/', true),
-    ...fsdev(TAG_PROJECT, o.projectDir, true),
+    ...fsdev(TAG_ROOT, o.rootDir ?? '/', true),
     ...fsdev(TAG_OUT, outDir, false),
+    ...o.job.shares.flatMap((share, i) => fsdev(`${TAG_SHARE}${i}`, share.hostPath, share.readonly)),
   ]
 }
 
 export function boot(o: BootOptions): Promise<BootResult> {
   const outDir = mkdtempSync(join(o.workDir, 'out-'))
+  writeFileSync(join(outDir, JOB_FILE), jobScript(o.job))
   const started = Date.now()
   let consoleText = ''
+  let qemuStderr = ''
+  let sawOutput = false
   let initMs: number | null = null
   let runAt: number | null = null
   let runMs: number | null = null
@@ -108,13 +129,20 @@ export function boot(o: BootOptions): Promise<BootResult> {
 
   return new Promise((resolve) => {
     const child = spawn(o.qemu ?? archProfile(o.arch ?? 'amd64').qemu, qemuArgs(o, outDir), { stdio: ['pipe', 'pipe', 'pipe'] })
+    let killed = false
+    let accelTimer: NodeJS.Timeout | null = null
     const kill = (why: BootEnd): void => {
+      if (killed) return
+      killed = true
       end = why
       child.kill('SIGKILL')
     }
     const initTimer = setTimeout(() => {
       if (initMs === null) kill('init-timeout')
     }, o.initTimeoutMs)
+    const firstTimer = setTimeout(() => {
+      if (!sawOutput) kill('silent')
+    }, o.firstOutputTimeoutMs ?? o.initTimeoutMs)
     const timer = setTimeout(() => kill('timeout'), o.timeoutMs)
     const onLine = (raw: string): void => {
       const line = raw.replace(/\r$/, '')
@@ -133,6 +161,7 @@ export function boot(o: BootOptions): Promise<BootResult> {
       o.onConsole?.(line)
     }
     const collect = (chunk: Buffer): void => {
+      sawOutput = true
       const text = chunk.toString('utf8')
       consoleText = (consoleText + text).slice(-CONSOLE_KEEP)
       pending += text
@@ -142,15 +171,23 @@ export function boot(o: BootOptions): Promise<BootResult> {
     }
     child.stdout.on('data', collect)
     child.stderr.on('data', (chunk: Buffer) => {
-      consoleText = (consoleText + `[qemu] ${chunk.toString('utf8')}`).slice(-CONSOLE_KEEP)
+      const text = chunk.toString('utf8')
+      qemuStderr = (qemuStderr + text).slice(-CONSOLE_KEEP)
+      consoleText = (consoleText + `[qemu] ${text}`).slice(-CONSOLE_KEEP)
+      // A KVM internal error stops the VM but leaves qemu waiting on its monitor: end it, once the
+      // lines that say what failed ("emulation failure") have had a moment to arrive.
+      if (o.accel === 'kvm' && !killed && !accelTimer && KVM_FAILURE_RE.test(qemuStderr)) accelTimer = setTimeout(() => kill('accel-failed'), 200)
     })
     child.on('error', (e) => {
       consoleText += `[qemu] ${e.message}\n`
+      qemuStderr += `${e.message}\n`
       end = 'spawn-failed'
     })
     child.on('close', (status) => {
       clearTimeout(initTimer)
+      clearTimeout(firstTimer)
       clearTimeout(timer)
+      if (accelTimer) clearTimeout(accelTimer)
       if (pending) onLine(pending)
       const read = (f: string): string => (existsSync(join(outDir, f)) ? readFileSync(join(outDir, f), 'utf8') : '')
       const statusText = read('status').trim()
@@ -165,8 +202,10 @@ export function boot(o: BootOptions): Promise<BootResult> {
         stdout: read('stdout'),
         stderr: read('stderr'),
         console: consoleText,
+        qemuStderr,
+        outDir: o.keepOutDir ? outDir : null,
       }
-      rmSync(outDir, { recursive: true, force: true })
+      if (!o.keepOutDir) rmSync(outDir, { recursive: true, force: true })
       resolve(result)
     })
   })

@@ -88,7 +88,10 @@ export function parseSpec(text: string): KernelSpec {
   if (known) return { kind: 'debian', spec, series: spec, suites: [...known] }
   const named = NAMED_SUITES[spec]
   if (named) return { kind: 'debian', spec, series: null, suites: [...named] }
-  if (SERIES_RE.test(spec)) return { kind: 'debian', spec, series: spec, suites: [...OTHER_SERIES_SUITES] }
+  if (SERIES_RE.test(spec)) {
+    refuseImpossibleSeries(spec)
+    return { kind: 'debian', spec, series: spec, suites: [...OTHER_SERIES_SUITES] }
+  }
   if (spec.startsWith('/') || spec.startsWith('.') || spec.startsWith('~')) {
     const colon = spec.indexOf(':')
     const image = colon < 0 ? spec : spec.slice(0, colon)
@@ -98,6 +101,41 @@ export function parseSpec(text: string): KernelSpec {
   }
   const series = [...Object.keys(KNOWN_SERIES), ...Object.keys(NAMED_SUITES)].join(', ')
   throw new SpecError(`unknown kernel spec "${spec}": use a series (${series}, or any X.Y) or a path ./IMAGE[:MODULES_DIR]`)
+}
+
+/**
+ * The last minor version of each finished major series: Linux 3 ended with 3.19, 4 with 4.20, 5 with
+ * 5.19 and 6 with 6.19. A series past these never existed.
+ */
+export const LAST_MINOR: Readonly<Record<number, number>> = { 3: 19, 4: 20, 5: 19, 6: 19 }
+
+/** The newest series in KNOWN_SERIES: sid and experimental only ever carry newer ones. */
+function newestKnownSeries(): number[] {
+  return Object.keys(KNOWN_SERIES)
+    .map((s) => s.split('.').map(Number))
+    .sort((a, b) => b[0]! - a[0]! || b[1]! - a[1]!)[0]!
+}
+
+/**
+ * Refuses, before anything is downloaded, an `X.Y` that Debian's archive cannot have: a series Linux
+ * never had (4.99, 2.6 and older), or one older than the newest stable Debian kernel that no Debian
+ * release carries (sid and experimental hold only the newest series).
+ */
+function refuseImpossibleSeries(spec: string): void {
+  const [major, minor] = spec.split('.').map(Number) as [number, number]
+  const last = LAST_MINOR[major]
+  const carried = Object.entries(KNOWN_SERIES)
+    .map(([series, suites]) => `${series} (${suites[0]})`)
+    .join(', ')
+  const local = 'a kernel of your own boots with --kernel ./IMAGE[:MODULES_DIR]'
+  if (major < 3 || (last !== undefined && minor > last)) {
+    const why = last !== undefined ? `the ${major}.x series ended with ${major}.${last}` : 'Debian has no kernels older than 3.x'
+    throw new SpecError(`there is no Linux ${spec} in Debian's archive: ${why}; ${local}`)
+  }
+  const [nMajor, nMinor] = newestKnownSeries() as [number, number]
+  if (major < nMajor || (major === nMajor && minor <= nMinor)) {
+    throw new SpecError(`Debian's archive has no ${spec} kernel: its releases carry ${carried}, and sid and experimental only the newest series; ${local}`)
+  }
 }
 
 /** A short column name: the spec, or a local image's file name; an architecture follows (`6.1 arm64`). */

@@ -1,9 +1,14 @@
 /**
- * Renders the matrix: clauses × kernels, where each cell is the clause's outcome on that kernel,
- * with the observed errno when it differs from the host's. Markdown for people, JSON for CI.
+ * Renders the matrix as files: Markdown (for a CI step summary or a pull request: totals, behaviour
+ * differences, absent features grouped per feature, the verdict, and the whole grid folded away) and
+ * JSON for CI. Each cell is the clause's outcome on that kernel, with the observed errno where it
+ * differs from the host's.
  */
 import { type ClauseStatus, type KernelRun, type MatrixReport } from './types'
 import { errnoOf } from './collect'
+import { absenceLine, type Analysis, analyse, andList, envValue, totals } from './model'
+
+export { totals } from './model'
 
 export interface Cell {
   /** `absent` when the kernel's report has no such clause (or the kernel produced no report). */
@@ -78,96 +83,65 @@ function table(head: string[], rows: string[][]): string[] {
   return [row(head), row(head.map(() => '---')), ...rows.map(row)]
 }
 
-function formatValue(v: unknown): string {
-  if (v === null || v === undefined) return '–'
-  return typeof v === 'string' ? v : JSON.stringify(v)
-}
-
-export function totals(k: KernelRun): Record<ClauseStatus, number> {
-  const t: Record<ClauseStatus, number> = { pass: 0, diverges: 0, known: 0, skip: 0, broken: 0 }
-  for (const r of k.report?.results ?? []) t[r.status]++
-  return t
-}
-
-export function renderMarkdown(m: MatrixReport, cells: Cells = buildCells(m.kernels, m.clauses)): string {
+export function renderMarkdown(m: MatrixReport, cells: Cells = buildCells(m.kernels, m.clauses), analysis: Analysis = analyse(m)): string {
   const name = (k: KernelRun): string => (k.release && k.label !== k.release ? `${k.label} (${k.release})` : k.label)
   const out: string[] = ['# memseal kernel matrix', '']
-  out.push(
-    `Host ${m.host.release} (${m.host.machine}); guests under **${m.accel.used.toUpperCase()}** (${m.accel.reason}); ${seconds(m.durationMs)} in all; ${m.createdAt}.`,
-    '',
-  )
+  const how =
+    m.tool.command === 'merge'
+      ? `Merged from ${m.sources?.length ?? 0} reports`
+      : `Host ${m.host.release} (${m.host.machine}); guests under **${m.accel.used.toUpperCase()}** (${m.accel.reason}); ${seconds(m.durationMs)} in all`
+  out.push(`${how}; ${m.createdAt}.`, '', `**Verdict: ${analysis.verdict.text}**`, '')
 
   out.push('## Kernels', '')
   out.push(
     ...table(
-      ['kernel', 'release', 'status', 'accel', 'fetch', 'prepare', 'boot', 'run', 'total', 'packages'],
-      m.kernels.map((k) => [
-        k.label,
-        k.release ?? '–',
-        k.status,
-        k.accel ?? '–',
-        seconds(k.accel === 'host' ? null : k.timing.fetchMs),
-        seconds(k.accel === 'host' ? null : k.timing.prepareMs),
-        seconds(k.timing.bootMs),
-        seconds(k.timing.runMs),
-        seconds(k.timing.totalMs),
-        k.packages.join(', ') || '–',
-      ]),
+      ['kernel', 'release', 'status', 'pass', 'diverges', 'known', 'skip', 'broken', 'accel', 'boot', 'run', 'total'],
+      m.kernels.map((k) => {
+        const t = totals(k)
+        const n = (v: number): string => (k.report ? String(v) : '–')
+        return [
+          k.label,
+          k.release ?? '–',
+          k.status,
+          n(t.pass),
+          n(t.diverges),
+          n(t.known),
+          n(t.skip),
+          n(t.broken),
+          k.accel ?? '–',
+          seconds(k.timing.bootMs),
+          seconds(k.timing.runMs),
+          seconds(k.timing.totalMs),
+        ]
+      }),
     ),
     '',
   )
 
-  const reported = m.kernels.filter((k) => k.report)
-  if (reported.length > 0) {
-    out.push('## Totals', '')
+  out.push('## Behaviour differences', '')
+  if (analysis.behaviour.length === 0) out.push('None: every clause that two kernels both ran has the same outcome on both.', '')
+  else {
+    out.push('Clauses whose outcome differs between kernels that both ran them.', '')
     out.push(
       ...table(
-        ['kernel', 'pass', 'diverges', 'known', 'skip', 'broken'],
-        reported.map((k) => {
-          const t = totals(k)
-          return [name(k), ...[t.pass, t.diverges, t.known, t.skip, t.broken].map(String)]
-        }),
+        ['clause', 'outcomes'],
+        analysis.behaviour.map((d) => [
+          `\`${d.id}\``,
+          d.outcomes.map((o) => `**${o.status}** on ${andList(o.kernels)}${o.observed.length ? ` (${o.observed.slice(0, 2).join(' / ')})` : ''}`).join('; '),
+        ]),
       ),
       '',
     )
-
-    const keys = [...new Set(reported.flatMap((k) => Object.keys(k.environment ?? {})))]
-    if (keys.length > 0) {
-      out.push('## Environments', '')
-      out.push(
-        ...table(
-          ['kernel', ...keys],
-          reported.map((k) => [name(k), ...keys.map((key) => formatValue(k.environment?.[key]))]),
-        ),
-        '',
-      )
-    }
   }
-
-  if (m.clauses.length > 0) {
-    const head = ['clause', ...m.kernels.map((k) => k.label)]
-    const rowOf = (id: string): string[] => [`\`${id}\``, ...m.kernels.map((k) => cellText(cells[id]![k.label]!))]
-    // Kernels without a report are left out of the comparison: they would make every row differ.
-    const differing = m.clauses.filter((id) => new Set(reported.map((k) => cellText(cells[id]![k.label]!))).size > 1)
-    out.push('## Where kernels differ', '')
-    out.push('Each cell is the outcome on that kernel; an errno in parentheses is what that kernel returned where the host returned something else.', '')
-    if (differing.length > 0) out.push(...table(head, differing.map(rowOf)), '')
-    else out.push(`Every kernel gives the same outcome for all ${m.clauses.length} clauses.`, '')
-    out.push('## Clauses × kernels', '', `<details><summary>All ${m.clauses.length} clauses</summary>`, '')
-    out.push(...table(head, m.clauses.map(rowOf)), '', '</details>', '')
-
-    const skips = new Map<string, string[]>()
-    for (const id of m.clauses) {
-      for (const k of m.kernels) {
-        const c = cells[id]![k.label]!
-        if (c.status === 'skip' && c.reason) skips.set(`${id}: ${c.reason}`, [...(skips.get(`${id}: ${c.reason}`) ?? []), k.label])
-      }
-    }
-    if (skips.size > 0) {
-      out.push('<details><summary>Skip reasons</summary>', '')
-      for (const [what, where] of skips) out.push(`- ${what} (${where.join(', ')})`)
-      out.push('', '</details>', '')
-    }
+  if (analysis.absence.length > 0) {
+    out.push('## Features absent from older kernels', '')
+    for (const g of analysis.absence) out.push(`- ${absenceLine(g)}`)
+    out.push('')
+  }
+  if (analysis.environment.length > 0) {
+    out.push('## Skipped for the environment', '')
+    for (const g of analysis.environment) out.push(`- ${g.clauses.length} on ${andList(g.kernels)}: ${g.reason}`)
+    out.push('')
   }
 
   const failed = m.kernels.filter((k) => k.status !== 'ok')
@@ -178,12 +152,43 @@ export function renderMarkdown(m: MatrixReport, cells: Cells = buildCells(m.kern
       if (k.consoleTail) out.push('```text', k.consoleTail, '```', '')
     }
   }
+
+  const reported = m.kernels.filter((k) => k.report)
+  const keys = [...new Set(reported.flatMap((k) => Object.keys(k.environment ?? {})))]
+  if (keys.length > 0) {
+    out.push('<details><summary>Environments</summary>', '')
+    out.push(
+      ...table(
+        ['kernel', ...keys],
+        reported.map((k) => [name(k), ...keys.map((key) => envValue(k.environment?.[key]))]),
+      ),
+      '',
+      '</details>',
+      '',
+    )
+  }
+  if (m.clauses.length > 0) {
+    const head = ['clause', ...m.kernels.map((k) => k.label)]
+    out.push(`<details><summary>All ${m.clauses.length} clauses × ${m.kernels.length} kernels</summary>`, '')
+    out.push(
+      ...table(
+        head,
+        m.clauses.map((id) => [`\`${id}\``, ...m.kernels.map((k) => cellText(cells[id]![k.label]!))]),
+      ),
+      '',
+      '</details>',
+      '',
+    )
+  }
   return out.join('\n')
 }
 
-/** The JSON written for CI: the report plus the cells, so a check needs no knowledge of errnos. */
-export function renderJson(m: MatrixReport, cells: Cells = buildCells(m.kernels, m.clauses)): string {
-  return `${JSON.stringify({ ...m, cells }, null, 2)}\n`
+/**
+ * The JSON written for CI: the report, the cells (so a check needs no knowledge of errnos) and the
+ * analysis (differences, absent features, verdict).
+ */
+export function renderJson(m: MatrixReport, cells: Cells = buildCells(m.kernels, m.clauses), analysis: Analysis = analyse(m)): string {
+  return `${JSON.stringify({ ...m, cells, analysis }, null, 2)}\n`
 }
 
 /** One line per kernel for the terminal (the kernel's name is the caller's prefix). */

@@ -6,16 +6,38 @@
 /** The outcomes a conformance clause can have (DESIGN.md, "Conformance model"). */
 export type ClauseStatus = 'pass' | 'diverges' | 'known' | 'skip' | 'broken'
 
-/** One row of `memseal check --json` as the matrix reads it; unknown fields are kept as they came. */
+/** A recorded behaviour of some kernels (the report's `history` entries). */
+export interface HistoryEntry {
+  range: string
+  behaviour: string
+  ref?: string
+}
+
+/**
+ * One row of `memseal check --json` as the matrix reads it; unknown fields are kept as they came.
+ * The optional fields are rendered when a report has them and never required.
+ */
 export interface GuestResult {
   id: string
   area: string
   status: ClauseStatus
   statement?: string
+  source?: unknown
   expected?: unknown
   observed?: unknown
   reason?: string | null
   durationMs?: number
+  /** For `known`: the recorded behaviour and its reference. */
+  known?: { behaviour: string; ref: string }
+  /** Where the documentation and the kernel disagree. */
+  divergence?: { doc: string; kernel: string }
+  /** The version that brought the behaviour. */
+  since?: string
+  history?: HistoryEntry[]
+  note?: string
+  basis?: 'doc' | 'code'
+  /** kselftest or LTP cases that check the same thing. */
+  mirrors?: unknown[]
 }
 
 /** The parts of `memseal check --json` the matrix relies on. */
@@ -26,6 +48,9 @@ export interface GuestReport {
   results: GuestResult[]
   summary?: Record<string, number>
 }
+
+/** A report as `check()` returns it: its environment is a typed object rather than a record. */
+export type CheckLikeReport = Omit<GuestReport, 'environment'> & { environment?: object }
 
 /** How a kernel run ended. */
 export type RunStatus = 'ok' | 'boot-failed' | 'timeout' | 'no-report' | 'fetch-failed'
@@ -71,13 +96,19 @@ export interface KernelRun {
   consoleTail: string | null
   environment: Record<string, unknown> | null
   report: GuestReport | null
+  /** The file this column came from, in a merged report. */
+  source?: string
 }
 
 export interface MatrixReport {
-  tool: { name: 'memseal'; command: 'matrix' }
+  /** `matrix` for one run of memseal matrix (or one check report seen as a matrix), `merge` for merged reports. */
+  tool: { name: 'memseal'; command: 'matrix' | 'merge' | 'check'; version?: string }
   createdAt: string
   host: { release: string; machine: string }
-  accel: { requested: 'auto' | Accel; used: Accel; reason: string }
+  /** For a merge, what the inputs used (`mixed` when they differ; `none` when nothing was booted). */
+  accel: { requested: 'auto' | Accel | 'mixed' | 'none'; used: Accel | 'mixed' | 'none'; reason: string }
+  /** For a merge: the files it was made from. */
+  sources?: string[]
   /** Wall-clock time of the whole matrix (kernels are fetched while earlier ones boot). */
   durationMs: number
   kernels: KernelRun[]
