@@ -20,7 +20,9 @@ export type Outcome =
   | { kind: 'unavailable'; message: string; durationMs: number }
 
 const STDERR_TAIL = 2000
-const READY_TIMEOUT_MS = 20_000
+// A worker gets at least as long to start as a clause gets to run: where MEMSEAL_CLAUSE_TIMEOUT_MS is raised
+// (a kernel under TCG emulation in the matrix), node's own start-up is as slow as everything else.
+const READY_TIMEOUT_MS = Math.max(20_000, Number(process.env.MEMSEAL_CLAUSE_TIMEOUT_MS) || 0)
 
 /** Live workers, ended if the runner's process exits first (a thrown error, process.exit in a caller). */
 const live = new Set<WorkerProcess>()
