@@ -38,10 +38,16 @@ describe('a usage error is one line and a pointer to --help, status 2', () => {
     ${['check', '--json', '--tap']}              | ${'memseal check: choose one of --json, --tap, --ktap, --markdown (got --json, --tap)'}
     ${['check', '--workers', '0']}               | ${"memseal check: --workers needs a whole number from 1 to 64, not '0'"}
     ${['check', '--only', 'nope.*']}             | ${'memseal check: no clause matches --only nope.*'}
+    ${['matrix', '--bogus']}                     | ${'memseal matrix: unknown argument "--bogus"'}
+    ${['matrix', '--accel', 'fast']}             | ${'memseal matrix: --accel must be auto, kvm or tcg, not "fast"'}
+    ${['run', '--bogus']}                        | ${'memseal run: unknown option "--bogus"'}
+    ${['report', 'frob']}                        | ${'memseal report: unknown subcommand "frob" (there is: merge)'}
+    ${['report', 'merge']}                       | ${'memseal report merge: name at least one report to merge'}
+    ${['cache', '--bogus']}                      | ${'memseal cache: unknown argument "--bogus"'}
     ${['check', '--list', '--tap']}              | ${'memseal check: --list runs nothing and takes only --only and --json (got --tap)'}
     ${['list', '--only', 'nope']}                | ${'memseal list: no clause matches --only nope'}
   `('memseal $args', ({ args, line }: { args: string[]; line: string }) => {
-    const command = /^memseal( \w+)?:/.exec(line)![0].slice(0, -1)
+    const command = /^memseal( [\w ]+)?:/.exec(line)![0].slice(0, -1)
     expect(memseal(args)).toEqual({ status: EXIT.usage, stdout: '', stderr: `${line}\nTry '${command} --help' for more information.\n` })
   })
 })

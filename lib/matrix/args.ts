@@ -1,5 +1,6 @@
 /** The command line of `memseal matrix`. */
 import { type AccelRequest } from './accel'
+import { UsageError } from '../cli/usage'
 
 export const USAGE = `Usage: memseal matrix [--kernel SPEC]... [--json FILE] [--markdown FILE] [--html FILE] [--ktap FILE]
                       [--accel auto|kvm|tcg] [--no-host] [--strict] [--timeout SECONDS] [--cache DIR]
@@ -55,7 +56,7 @@ export interface MatrixArgs {
   help: boolean
 }
 
-export class UsageError extends Error {}
+export { UsageError }
 
 export function parseArgs(argv: string[]): MatrixArgs {
   const a: MatrixArgs = {

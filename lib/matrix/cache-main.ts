@@ -8,6 +8,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { join } from 'node:path'
 import { defaultCacheDir } from './cache'
 import { ENTRY_FILE, type KernelEntry } from './kernel-store'
+import { UsageError, usageErrorText } from '../cli/usage'
 
 export const CACHE_USAGE = `Usage: memseal cache [--cache DIR] [--json] [--prune [--older-than DAYS]] [--all]
 
@@ -267,6 +268,6 @@ function cacheCommand(argv: string[]): number {
 }
 
 function usage(message: string): number {
-  process.stderr.write(`memseal cache: ${message}\n\n${CACHE_USAGE}\n`)
+  process.stderr.write(usageErrorText(new UsageError(message, 'cache')))
   return 2
 }

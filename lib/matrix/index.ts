@@ -27,6 +27,7 @@ import { analyse } from './model'
 import { emitMatrix } from './outputs'
 import { type KernelRun, type MatrixReport } from './types'
 import { GUEST_PACKAGE_DIR } from './userland'
+import { usageErrorText } from '../cli/usage'
 
 export { parseSpec } from './specs'
 export { uniqueLabels } from './machine'
@@ -198,7 +199,7 @@ export async function matrixMain(argv: string[]): Promise<number> {
     args = parseArgs(argv)
     arches = [...new Set(args.kernels.map((k) => specArch(parseSpec(k))))]
   } catch (e) {
-    process.stderr.write(`memseal matrix: ${(e as Error).message}\n\n${USAGE}\n`)
+    process.stderr.write(usageErrorText(new UsageError((e as Error).message, 'matrix')))
     return 2
   }
   if (args.help) {

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs'
 import { mergeReports, MergeInputError, readInputs } from './merge'
 import { emitMatrix } from './outputs'
+import { UsageError, usageErrorText } from '../cli/usage'
 
 export const REPORT_USAGE = `Usage: memseal report merge [--json FILE] [--markdown FILE] [--html FILE] [--ktap FILE] [--strict]
                            [LABEL=]REPORT.json...
@@ -26,7 +27,7 @@ function reportCommand(argv: string[]): number {
     return sub === undefined ? 2 : 0
   }
   if (sub !== 'merge') {
-    process.stderr.write(`memseal report: unknown subcommand "${sub}" (there is: merge)\n\n${REPORT_USAGE}\n`)
+    process.stderr.write(usageErrorText(new UsageError(`unknown subcommand "${sub}" (there is: merge)`, 'report')))
     return 2
   }
   const out = { json: null as string | null, markdown: null as string | null, html: null as string | null, ktap: null as string | null, strict: false }
@@ -54,7 +55,7 @@ function reportCommand(argv: string[]): number {
     return emitMatrix(merged, out) ? 0 : 1
   } catch (e) {
     if (e instanceof MergeInputError) {
-      process.stderr.write(`memseal report merge: ${e.message}\n\n${REPORT_USAGE}\n`)
+      process.stderr.write(usageErrorText(new UsageError(e.message, 'report merge')))
       return 2
     }
     throw e

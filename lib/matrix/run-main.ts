@@ -17,6 +17,7 @@ import { stderrProgress } from './progress'
 import { sharesFor } from './shares'
 import { parseSpec, specArch, SpecError, specLabel } from './specs'
 import { type Accel, type RunStatus } from './types'
+import { UsageError, usageErrorText } from '../cli/usage'
 
 export const RUN_USAGE = `Usage: memseal run --kernel SPEC [--kernel SPEC]... [options] -- CMD [ARG]...
 
@@ -225,7 +226,7 @@ export async function runMain(argv: string[]): Promise<number> {
     args = parseRunArgs(argv)
   } catch (e) {
     if (e instanceof RunUsageError || e instanceof SpecError) {
-      process.stderr.write(`memseal run: ${e.message}\n\n${RUN_USAGE}\n`)
+      process.stderr.write(usageErrorText(new UsageError(e.message, 'run')))
       return 2
     }
     throw e
