@@ -37,9 +37,6 @@ test(
       expect(r[kind].peakMappings).toBeLessThan(r.budget)
       expect(r[kind].peakFds).toBeLessThan(r.n / 4)
     }
-    console.log(
-      `drop-only loops of ${r.n}: peak live mappings ${['anon', 'anon-buffer', 'memfd', 'memfd-buffer'].map((k) => `${k} ${r[k as 'anon'].peakMappings}`).join(', ')} (budget ${r.budget}); peak owned descriptors memfd-only ${r['memfd-only'].peakFds}`,
-    )
   },
   300_000 * SLOW,
 )

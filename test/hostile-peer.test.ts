@@ -299,9 +299,6 @@ describe('a peer in C: floods are bounded by maxFds, stalls by signal and timeou
     expect(['EPIPE', 'ECONNRESET']).toContain(report.end)
     expect((report.maxReceiverFds as number) - (report.before as number)).toBeLessThanOrEqual(MAX_FDS + SLACK)
     expect(fdCount()).toBe(before)
-    console.log(
-      `partial flood: ${String(report.fdsSent)} descriptors sent, the receiver held at most ${(report.maxReceiverFds as number) - (report.before as number)} more than before`,
-    )
   })
 
   // Complete messages with 64 descriptors each: each is refused and its descriptors closed, the channel
@@ -317,9 +314,6 @@ describe('a peer in C: floods are bounded by maxFds, stalls by signal and timeou
     expect({ chunks: report.chunks, fdsSent: report.fdsSent, end: report.end }).toEqual({ chunks: 200, fdsSent: 200 * 64, end: 'done' })
     expect((report.maxReceiverFds as number) - (report.before as number)).toBeLessThanOrEqual(MAX_FDS + SLACK)
     expect(fdCount()).toBe(before)
-    console.log(
-      `message flood: ${String(report.fdsSent)} descriptors sent, the receiver held at most ${(report.maxReceiverFds as number) - (report.before as number)} more than before`,
-    )
   })
 
   // Half a message and then nothing: a timeout ends the wait with an AbortError (its cause a TimeoutError),
