@@ -46,6 +46,8 @@ export type MemsealErrorCode =
   | 'ERR_MEMSEAL_UNMAPPED'
   | 'ERR_MEMSEAL_BUFFER_TOO_LARGE'
   | 'ERR_MEMSEAL_BUSY'
+  | 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS'
+  | 'ERR_MEMSEAL_EXTERNAL_BUFFER'
   | 'ERR_MEMSEAL_NOT_MEMFD'
   | 'ERR_MEMSEAL_SEALS_MISSING'
   | 'ERR_MEMSEAL_TOO_LARGE'
@@ -69,6 +71,13 @@ export class MemsealError extends Error {
     this.code = code
     Error.captureStackTrace?.(this, new.target)
   }
+}
+
+/** An error the addon threw with one of memseal's codes, as the MemsealError it is; anything else unchanged. */
+export function fromNative(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string' || !code.startsWith('ERR_MEMSEAL_') || err instanceof MemsealError) return err
+  return new MemsealError(code as MemsealErrorCode, (err as Error).message)
 }
 
 /**

@@ -11,7 +11,7 @@
  * detached like `buffer` when the mapping goes.
  * @see https://man7.org/linux/man-pages/man2/mmap.2.html
  */
-import { check, invalidArgValue, MemsealError, outOfRange, systemError } from './errors'
+import { check, fromNative, invalidArgValue, MemsealError, outOfRange, systemError } from './errors'
 import { constants, native, ProbeAccess } from './native'
 import { type Advice, adviceValue, protBits, type Protection, validateProtection } from './protection'
 import { validateBoolean, validateInteger, validateOneOf, validateOptions } from './validate'
@@ -102,6 +102,9 @@ export class Mapping {
   readonly shared: boolean
   #file: FileRef | undefined
   #fileOffset: number
+  // A shared anonymous mapping is backed by a memory object the size of its first mapping, which mremap(2)
+  // does not grow: pages past it raise SIGBUS. Its size in bytes; 0 for every other mapping.
+  #objectSize = 0
   #sealed = false
   #unmapped = false
 
@@ -122,7 +125,9 @@ export class Mapping {
     const protection = o.protection === undefined ? 'rw' : validateProtection(o.protection, 'options.protection')
     const shared = o.shared === undefined ? false : validateBoolean(o.shared, 'options.shared')
     const flags = constants.MAP_ANONYMOUS | (shared ? constants.MAP_SHARED : constants.MAP_PRIVATE)
-    return mapPages(length, protBits(protection), flags, -1, 0, protection)
+    const mapping = mapPages(length, protBits(protection), flags, -1, 0, protection)
+    if (shared) mapping.#objectSize = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE
+    return mapping
   }
 
   /**
@@ -164,7 +169,12 @@ export class Mapping {
   }
 
   #view(offset: number, length: number): ArrayBuffer {
-    const r = native.view(this, offset, length)
+    let r: ArrayBuffer | number
+    try {
+      r = native.view(this, offset, length)
+    } catch (err) {
+      throw fromNative(err) // the runtime refused an external ArrayBuffer: ERR_MEMSEAL_NO_EXTERNAL_BUFFERS …
+    }
     if (typeof r === 'number') check(r, 'mmap', 'view')
     return r as ArrayBuffer
   }
@@ -233,7 +243,9 @@ export class Mapping {
   /**
    * mremap(2) to `length` bytes. Every ArrayBuffer of the old pages is detached; `buffer` and view() give
    * new ones. A file mapping cannot grow past the end of its file (ERR_OUT_OF_RANGE: the pages there would
-   * raise SIGBUS), and grows only while its Memfd is open (the file's size is asked then). ERR_MEMSEAL_BUSY when an ArrayBuffer of the mapping may still be reachable where
+   * raise SIGBUS), and grows only while its Memfd is open (the file's size is asked then); a shared
+   * anonymous mapping cannot grow past the size it was made with (its memory object does not grow with
+   * it, ERR_OUT_OF_RANGE for the same reason). ERR_MEMSEAL_BUSY when an ArrayBuffer of the mapping may still be reachable where
    * memseal cannot detach it (moved away with ArrayBuffer.prototype.transfer(), or collected with its
    * finalizer still waiting for the event loop): the pages must not move under it.
    */
@@ -242,6 +254,13 @@ export class Mapping {
     const o = validateOptions<RemapOptions>(options, 'options', ['mayMove'])
     const mayMove = o.mayMove === undefined ? true : validateBoolean(o.mayMove, 'options.mayMove')
     this.#live('mremap')
+    if (this.#objectSize > 0 && length > this.#objectSize) {
+      throw outOfRange(
+        'length',
+        `<= ${this.#objectSize}: a shared anonymous mapping's memory keeps the size it was made with (pages past it raise SIGBUS)`,
+        length,
+      )
+    }
     if (this.#file !== undefined && length > this.#length) {
       const size = fileSize(this.#file)
       if (size < 0)
