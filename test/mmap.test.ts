@@ -189,6 +189,28 @@ describe('ranges past the end of the file are refused: no SIGBUS through the API
   })
 })
 
+// A shared anonymous mapping is a shmem object of its first size: mremap(2) grows the mapping, not the
+// object, and the new pages raise SIGBUS (raw, in a forked probe). remap() refuses that growth; shrinking
+// and growing back within the object, and growing a private mapping, are the allowed controls.
+test('remap() of a shared anonymous mapping cannot grow past its first size', () => {
+  const raw = native.mmap(PAGE, constants.PROT_READ | constants.PROT_WRITE, constants.MAP_SHARED | constants.MAP_ANONYMOUS, -1, 0) as ArrayBuffer
+  const grown = native.mremap(raw, 2 * PAGE, true) as ArrayBuffer
+  try {
+    expect([native.probe(grown, 0, ProbeAccess.Read), native.probe(grown, PAGE, ProbeAccess.Read)]).toEqual([0, constants.SIGBUS])
+  } finally {
+    native.munmap(grown)
+  }
+  using shared = Mapping.anonymous(2 * PAGE, { shared: true })
+  expect(errorOf(() => shared.remap(3 * PAGE))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
+  expect(shared.length).toBe(2 * PAGE)
+  shared.remap(PAGE)
+  shared.remap(2 * PAGE)
+  expect(shared.probe(2 * PAGE - 1, 'read')).toBe('ok')
+  using priv = Mapping.anonymous(2 * PAGE)
+  priv.remap(3 * PAGE)
+  expect(priv.probe(3 * PAGE - 1, 'read')).toBe('ok')
+})
+
 describe('advise and remap', () => {
   // MADV_DONTNEED on private anonymous memory: the next read sees zero-filled pages.
   test('dontneed zeroes private anonymous pages', () => {
