@@ -58,6 +58,13 @@ const EBUSY = -16
 
 /** @internal Creation token: Mapping instances come from Mapping.anonymous() and Memfd#map() only. */
 const token = Symbol('memseal.mapping')
+const idOut = new Float64Array(1)
+
+// The head a Mapping keeps of a mapping of `length` bytes: all of it, or its first page when it is longer
+// than one ArrayBuffer can be (then only probe() uses it).
+function headLength(length: number): number {
+  return length > Mapping.maxViewLength ? Math.min(length, PAGE_SIZE) : length
+}
 
 /** The message for ENOMEM from mmap: memseal's own budget of mappings, when that is what ran out. */
 function enomemDetail(): string | undefined {
@@ -80,24 +87,32 @@ export function mapPages(
   file?: FileRef,
   detail?: (ret: number) => string | undefined,
 ): Mapping {
-  const mapping = new Mapping(token, length, protection, (flags & constants.MAP_SHARED) !== 0, file, offset)
-  const r = native.map(mapping, length, prot, flags, fd, offset, file?.dev ?? -1, file?.ino ?? -1)
-  if (r < 0) {
-    const err = systemError(r, 'mmap', (r === ENOMEM ? enomemDetail() : undefined) ?? detail?.(r))
+  let head: ArrayBuffer | number
+  try {
+    head = native.map(idOut, length, prot, flags, fd, offset, file?.dev ?? -1, file?.ino ?? -1, headLength(length))
+  } catch (err) {
+    throw fromNative(err) // the runtime refused an external ArrayBuffer: ERR_MEMSEAL_NO_EXTERNAL_BUFFERS …
+  }
+  if (typeof head === 'number') {
+    const err = systemError(head, 'mmap', (head === ENOMEM ? enomemDetail() : undefined) ?? detail?.(head))
     Error.captureStackTrace(err, mapPages)
     throw err
   }
-  return mapping
+  return new Mapping(token, idOut[0]!, head, length, protection, (flags & constants.MAP_SHARED) !== 0, file, offset)
 }
 
 export class Mapping {
   /** The largest ArrayBuffer this runtime can make: `buffer` and each `view()` are at most this long. */
   static readonly maxViewLength: number = bufferConstants.MAX_LENGTH
 
+  // The region's id in the addon's registry: what every operation names it by.
+  readonly #id: number
   #length: number
-  // The ArrayBuffer `buffer` returns (or, for a mapping above maxViewLength, a page-long one for probe()):
-  // kept here, so that memseal can always reach and detach it.
-  #head: ArrayBuffer | null = null
+  // The mapping's head: the ArrayBuffer `buffer` returns (for a mapping above maxViewLength, a page-long one
+  // for probe()). Kept here: it holds the pages mapped while the Mapping lives. #exposed: it has been
+  // handed out (so it may have been transferred away from memseal's reach).
+  #head: ArrayBuffer
+  #exposed = false
   #protection: Protection
   readonly shared: boolean
   #file: FileRef | undefined
@@ -109,8 +124,10 @@ export class Mapping {
   #unmapped = false
 
   /** @internal */
-  constructor(key: typeof token, length: number, protection: Protection, shared: boolean, file?: FileRef, fileOffset = 0) {
+  constructor(key: typeof token, id: number, head: ArrayBuffer, length: number, protection: Protection, shared: boolean, file?: FileRef, fileOffset = 0) {
     if (key !== token) throw new TypeError('Illegal constructor: use Mapping.anonymous() or Memfd#map()')
+    this.#id = id
+    this.#head = head
     this.#length = length
     this.#protection = protection
     this.shared = shared
@@ -135,23 +152,38 @@ export class Mapping {
    * longer than `Mapping.maxViewLength` has none: that throws ERR_MEMSEAL_BUFFER_TOO_LARGE; use view().
    */
   get buffer(): ArrayBuffer {
-    if (this.#unmapped) return this.#head ?? new ArrayBuffer(0)
+    if (this.#unmapped) return this.#head
     if (this.#length > Mapping.maxViewLength) {
       throw new MemsealError(
         'ERR_MEMSEAL_BUFFER_TOO_LARGE',
         `the mapping is ${this.#length} bytes, more than the largest ArrayBuffer this runtime can make (${Mapping.maxViewLength} bytes): use view(offset, length) for windows of it`,
       )
     }
-    return this.#headView()
+    const head = this.#headView()
+    if (!this.#exposed) {
+      this.#checked(native.expose(this.#id), 'mmap')
+      this.#exposed = true
+    }
+    return head
   }
 
-  // The whole mapping, or for one above maxViewLength its first page (what probe() needs); made again when
-  // the last one was detached by someone else (ArrayBuffer.prototype.transfer()).
+  // The head, made again when the last one was detached by someone else (ArrayBuffer.prototype.transfer()).
   #headView(): ArrayBuffer {
-    if (this.#head === null || this.#head.byteLength === 0) {
-      this.#head = this.#view(0, this.#length > Mapping.maxViewLength ? Math.min(this.#length, PAGE_SIZE) : this.#length)
+    if (this.#head.byteLength === 0) {
+      this.#head = this.#view(0, headLength(this.#length), false)
+      this.#exposed = false
     }
     return this.#head
+  }
+
+  // A native result: -EBADF means the pages are gone without unmap() (they went with an ArrayBuffer
+  // transferred out of this mapping, since collected; or the thread's environment was torn down).
+  #checked(r: number, syscall: string): number {
+    if (r === EBADF) {
+      this.#unmapped = true
+      throw new MemsealError('ERR_MEMSEAL_UNMAPPED', `${syscall}: the mapping is gone (its pages went with an ArrayBuffer transferred out of it)`)
+    }
+    return check(r, syscall)
   }
 
   /**
@@ -168,14 +200,14 @@ export class Mapping {
     return this.#view(offset, len)
   }
 
-  #view(offset: number, length: number): ArrayBuffer {
+  #view(offset: number, length: number, exposed = true): ArrayBuffer {
     let r: ArrayBuffer | number
     try {
-      r = native.view(this, offset, length)
+      r = native.view(this.#id, offset, length, exposed)
     } catch (err) {
       throw fromNative(err) // the runtime refused an external ArrayBuffer: ERR_MEMSEAL_NO_EXTERNAL_BUFFERS …
     }
-    if (typeof r === 'number') check(r, 'mmap', 'view')
+    if (typeof r === 'number') this.#checked(r, 'mmap')
     return r as ArrayBuffer
   }
 
@@ -216,7 +248,7 @@ export class Mapping {
     const prot = validateProtection(protection)
     this.#live('mprotect')
     const [off, len] = this.#range(offset, length)
-    check(native.mprotect(this, off, len, protBits(prot)), 'mprotect')
+    this.#checked(native.mprotect(this.#id, off, len, protBits(prot)), 'mprotect')
     if (off === 0 && len === this.#length) this.#protection = prot
   }
 
@@ -225,7 +257,7 @@ export class Mapping {
     const value = adviceValue(advice)
     this.#live('madvise')
     const [off, len] = this.#range(offset, length)
-    check(native.madvise(this, off, len, value), 'madvise')
+    this.#checked(native.madvise(this.#id, off, len, value), 'madvise')
   }
 
   /**
@@ -236,7 +268,7 @@ export class Mapping {
   seal(offset?: number, length?: number): void {
     this.#live('mseal')
     const [off, len] = this.#range(offset, length)
-    check(native.mseal(this, off, len, 0), 'mseal')
+    this.#checked(native.mseal(this.#id, off, len, 0), 'mseal')
     if (len > 0) this.#sealed = true
   }
 
@@ -269,23 +301,24 @@ export class Mapping {
         throw outOfRange('length', `<= ${size - this.#fileOffset}: the memfd ends there (pages past its end raise SIGBUS)`, length)
       }
     }
-    const r = native.remap(this, length, mayMove)
+    const r = native.remap(this.#id, length, mayMove)
     if (r === EBUSY) {
       throw new MemsealError(
         'ERR_MEMSEAL_BUSY',
         'mremap: an ArrayBuffer of this mapping may still be reachable where memseal cannot detach it (transferred, or collected and awaiting its finalizer): let the event loop turn, or unmap() and map again',
       )
     }
-    check(r, 'mremap')
+    this.#checked(r, 'mremap')
     this.#length = length
-    this.#head = null
+    this.#head = this.#view(0, headLength(length), false)
+    this.#exposed = false
   }
 
   /** munmap(2). Idempotent. Detaches `buffer` and every view. A sealed mapping throws EPERM and stays mapped. */
   unmap(): void {
     if (this.#unmapped) return
-    const r = native.munmap(this)
-    if (r !== EBADF) check(r, 'munmap') // EBADF: the region is gone already (its environment was torn down)
+    const r = native.munmap(this.#id)
+    if (r !== EBADF) check(r, 'munmap') // EBADF: the pages are gone already (see #checked)
     this.#unmapped = true
   }
 

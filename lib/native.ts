@@ -13,8 +13,8 @@ export interface RawRegion {
 }
 /** A mapping ArrayBuffer or a raw region: what the probe and the raw calls accept. */
 export type Target = ArrayBuffer | RawRegion
-/** A mapping's handle (a Mapping object the addon wrapped) or an ArrayBuffer over it from offset 0. */
-export type MapTarget = object
+/** A mapping's id (what a Mapping holds) or an ArrayBuffer over it from offset 0. */
+export type MapTarget = number | ArrayBuffer
 /** Lengths and offsets may be BigInt where the suite passes values beyond 2^53 on purpose. */
 export type Len = number | bigint
 
@@ -239,19 +239,38 @@ export interface Native extends MsealScenarioSurface {
   adopt(memfd: object, fd: number, out: Float64Array, dup: boolean, poll?: FdPoll): number
   /** fstat of the descriptor `memfd` owns into out: 0; 1 when the number now refers to another file; -errno (-EBADF: closed). */
   verify(memfd: object, out: Float64Array): number
-  /** Gives up the descriptor `memfd` owns, closing it if `close` and it is still the same file: 0; 1 (another file, left alone); -errno. */
+  /**
+   * Gives up the descriptor `memfd` owns (and unwraps it), closing it if `close` and it is still the same
+   * file: 0; 1 (another file, left alone); -errno (-EBADF: it owns nothing).
+   */
   release(memfd: object, close: boolean): number
   /** Descriptors the Memfds of this environment own. */
   ownedFds(): number
   /** A region whose only holder is the returned ArrayBuffer over all of it (the conformance suite's form), or -errno. */
   mmap(length: number, prot: number, flags: number, fd: number, offset: number): ArrayBuffer | number
   /**
-   * mmap(2), making `handle` (a fresh object: a Mapping) the region's handle: 0 or -errno (-ENOMEM also at
+   * mmap(2): the region's id goes into out[0], and the result is its head, a view of its first headLength
+   * bytes the caller keeps to itself (the pages stay mapped while a view lives); or -errno (-ENOMEM also at
    * memseal's budget, see mappingBudget). dev, ino: the file's identity for mappedEnd, -1 for anonymous memory.
    */
-  map(handle: object, length: number, prot: number, flags: number, fd: number, offset: number, dev: number, ino: number): number
-  /** An external ArrayBuffer over [offset, offset + length) of a mapping, or -errno (-EBADF: unmapped). */
-  view(target: MapTarget, offset: number, length: number): ArrayBuffer | number
+  map(
+    out: Float64Array,
+    length: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset: number,
+    dev: number,
+    ino: number,
+    headLength: number,
+  ): ArrayBuffer | number
+  /**
+   * An external ArrayBuffer over [offset, offset + length) of a mapping, or -errno (-EBADF: unmapped).
+   * `exposed` (default true): false for a head the caller keeps to itself (see expose).
+   */
+  view(target: MapTarget, offset: number, length: number, exposed?: boolean): ArrayBuffer | number
+  /** The views kept so far (a head) are handed out now: 0, or -EBADF. */
+  expose(target: MapTarget): number
   /** 0 or -errno (-EBADF: not a live mapping). Every view that can be reached is detached. */
   munmap(target: MapTarget): number
   mprotect(target: MapTarget, offset: number, length: number, prot: number): number
@@ -259,8 +278,8 @@ export interface Native extends MsealScenarioSurface {
   mseal(target: MapTarget, offset: number, length: number, flags: number): number
   /** mremap(2) of the region behind an ArrayBuffer: a new ArrayBuffer over the new pages, or -errno. */
   mremap(buffer: ArrayBuffer, newLength: number, mayMove: boolean): ArrayBuffer | number
-  /** mremap(2) of the region behind a handle, which then describes the new pages: 0 or -errno (-EBUSY: see remap()). */
-  remap(handle: object, newLength: number, mayMove: boolean): number
+  /** mremap(2) of the region with this id, which then names the new pages: 0 or -errno (-EBUSY: see remap()). */
+  remap(id: number, newLength: number, mayMove: boolean): number
   isMapped(target: MapTarget): boolean
   /** The largest file offset any live mapping of this process covers of the file (dev, ino), or 0. */
   mappedEnd(dev: number, ino: number): number
@@ -272,7 +291,7 @@ export interface Native extends MsealScenarioSurface {
   liveMappings(): number
   /** [mapped regions in the whole process, the most memseal keeps at once (half of vm.max_map_count)] */
   mappingBudget(): [number, number]
-  /** Mapping handles and ArrayBuffers in the whole process whose finalizer has not run yet. */
+  /** Mapping ArrayBuffers (views) in the whole process whose finalizer has not run yet. */
   pendingFinalizers(): number
   /** 0 when the access succeeded, else the signal number it raised; -errno if the fork failed. */
   probe(target: Target, offset: number, access: ProbeAccess, value?: number): number

@@ -1,6 +1,6 @@
-// The public mapping surface: mmap into a region that JavaScript reaches through a handle and views
-// (external ArrayBuffers), and operations that take the handle or a view at offset 0 (never an address).
-// munmap and mremap detach every view that can still be reached, so no view can reach pages that are gone.
+// The public mapping surface: mmap into a region that JavaScript reaches through its id and views (external
+// ArrayBuffers), and operations that take the id or a view at offset 0 (never an address). munmap and mremap
+// detach every view that can still be reached, so no view can reach pages that are gone.
 #include <sys/mman.h>
 
 #include <cerrno>
@@ -14,10 +14,14 @@
 namespace memseal {
 namespace {
 
-// The region behind a handle (a Mapping) or behind a view at offset 0 (the ArrayBuffer mmap() returned).
+// The region of an id (a number, what a Mapping holds) or behind a view at offset 0 (the ArrayBuffer
+// mmap() returned).
 RegionPtr Target(const Napi::CallbackInfo& info, size_t i) {
-  RegionPtr region = HandleRegion(info.Env(), info[i]);
-  return region ? region : RegionOf(info[i]);
+  double id;
+  if (napi_get_value_double(info.Env(), info[i], &id) == napi_ok) {
+    return id >= 1 && id <= 9007199254740991.0 ? RegionById(static_cast<uint64_t>(id)) : nullptr;
+  }
+  return RegionOf(info[i]);
 }
 
 // How many mappings memseal keeps at once in the whole process: half of vm.max_map_count, so that the
@@ -80,7 +84,7 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   long err;
   RegionPtr region = MapPages(env, length, prot, flags, fd, offset, -1, -1, &err);
   if (!region) return Result(env, err);
-  napi_value view = NewView(env, region, 0, region->length);
+  napi_value view = NewView(env, region, 0, region->length, true);
   if (view == nullptr) {
     DiscardRegion(region);
     return env.Undefined();  // the exception NewView left pending, if one could be thrown
@@ -88,41 +92,58 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   return Napi::Value(env, view);
 }
 
-// map(handle, length, prot, flags, fd, offset, dev, ino) -> 0 | -errno. Maps and makes `handle` (a fresh
-// object, the Mapping) the region's handle: it keeps the pages mapped until it is collected or unmapped.
-// dev and ino identify the file for the resize() guard (-1 for anonymous memory).
+// map(out, length, prot, flags, fd, offset, dev, ino, headLength) -> ArrayBuffer | -errno. Maps, writes the
+// region's id into out[0] (a Float64Array), and returns its head: a view of its first headLength bytes that
+// the caller (a Mapping) keeps to itself, so that the pages stay mapped while it lives. dev and ino
+// identify the file for the resize() guard (-1 for anonymous memory).
 Napi::Value Map(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t length, offset;
+  uint64_t length, offset, headLength;
   int prot, flags, fd;
   double dev, ino;
-  if (!info[0].IsObject()) {
-    Fail(info, 0, "an object");
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::Float64Array>().ElementLength() < 1) {
+    Fail(info, 0, "a Float64Array");
     return env.Undefined();
   }
   if (!ArgU64(info, 1, &length) || !ArgInt(info, 2, &prot) || !ArgInt(info, 3, &flags) || !ArgInt(info, 4, &fd) ||
-      !ArgU64(info, 5, &offset) || !ArgDouble(info, 6, &dev) || !ArgDouble(info, 7, &ino)) {
+      !ArgU64(info, 5, &offset) || !ArgDouble(info, 6, &dev) || !ArgDouble(info, 7, &ino) ||
+      !ArgU64(info, 8, &headLength)) {
     return env.Undefined();
   }
+  if (headLength == 0 || headLength > length) return Result(env, -EINVAL);
   long err;
   RegionPtr region = MapPages(env, length, prot, flags, fd, offset, dev, ino, &err);
   if (!region) return Result(env, err);
-  if (!AttachHandle(env, info[0], region)) {
+  napi_value head = NewView(env, region, 0, static_cast<size_t>(headLength), false);
+  if (head == nullptr) {
     DiscardRegion(region);
-    return Result(env, -EINVAL);  // already a handle, or the environment is going away
+    return env.Undefined();  // the exception NewView left pending, if one could be thrown
   }
-  return Result(env, 0);
+  info[0].As<Napi::Float64Array>()[0] = static_cast<double>(region->id);
+  return Napi::Value(env, head);
 }
 
-// view(target, offset, length) -> ArrayBuffer | -errno: an ArrayBuffer over [offset, offset + length).
+// expose(target) -> 0 | -EBADF: the views kept so far (a Mapping's head) have been handed out.
+Napi::Value ExposeJs(const Napi::CallbackInfo& info) {
+  RegionPtr region = Target(info, 0);
+  if (!region) return Result(info.Env(), -EBADF);
+  Expose(region);
+  return Result(info.Env(), 0);
+}
+
+// view(target, offset, length, exposed = true) -> ArrayBuffer | -errno: an ArrayBuffer over
+// [offset, offset + length); exposed false for a head the caller keeps to itself.
 Napi::Value ViewOf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RegionPtr region = Target(info, 0);
   uint64_t offset, length;
+  bool exposed = true;
   if (!ArgU64(info, 1, &offset) || !ArgU64(info, 2, &length)) return env.Undefined();
+  if (info.Length() > 3 && !info[3].IsUndefined() && !ArgBool(info, 3, &exposed)) return env.Undefined();
   if (!region || !region->mapped) return Result(env, -EBADF);
   if (length == 0 || offset > region->length || length > region->length - offset) return Result(env, -EINVAL);
-  napi_value view = NewView(env, region, offset, length);
+  napi_value view = NewView(env, region, offset, length, exposed);
   return view == nullptr ? env.Undefined() : Napi::Value(env, view);
 }
 
@@ -175,20 +196,20 @@ long DoMseal(const RegionPtr& region, uint8_t* a, size_t l, uint64_t flags) {
   return r;
 }
 
-// mremap(target, newLength, mayMove). For a handle: 0 | -errno, the handle then describes the new pages.
-// For an ArrayBuffer (the conformance suite's form): a new ArrayBuffer over the new pages | -errno.
-// Either way every view of the old pages is detached.
+// mremap(target, newLength, mayMove). For an id: 0 | -errno, the id then names the new pages (the caller
+// makes its new head with view()). For an ArrayBuffer (the conformance suite's form): a new ArrayBuffer over
+// the new pages | -errno. Either way every view of the old pages is detached.
 Napi::Value Mremap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RegionPtr handle = HandleRegion(env, info[0]);
-  RegionPtr region = handle ? handle : RegionOf(info[0]);
+  bool byId = info[0].IsNumber();
+  RegionPtr region = Target(info, 0);
   if (!region || !region->mapped) return Result(env, -EBADF);
   uint64_t newLength;
   bool mayMove;
   if (!ArgU64(info, 1, &newLength) || !ArgBool(info, 2, &mayMove)) return env.Undefined();
   long r = RemapRegion(env, region, static_cast<size_t>(newLength), mayMove);
-  if (r != 0 || handle) return Result(env, r);
-  napi_value view = NewView(env, region, 0, region->length);
+  if (r != 0 || byId) return Result(env, r);
+  napi_value view = NewView(env, region, 0, region->length, true);
   if (view == nullptr) {
     // The old view is detached and the new one could not be made: nothing reaches the pages, unmap them.
     UnmapRegion(env, region);
@@ -197,7 +218,7 @@ Napi::Value Mremap(const Napi::CallbackInfo& info) {
   return Napi::Value(env, view);
 }
 
-// isMapped(target) -> boolean: whether a handle or an ArrayBuffer still covers live pages of ours.
+// isMapped(target) -> boolean: whether an id or an ArrayBuffer still names live pages of ours.
 Napi::Value IsMapped(const Napi::CallbackInfo& info) {
   RegionPtr region = Target(info, 0);
   return Napi::Boolean::New(info.Env(), region != nullptr && region->mapped);
@@ -243,7 +264,7 @@ Napi::Value MappingBudgetJs(const Napi::CallbackInfo& info) {
   return Napi::Value(env, out);
 }
 
-// pendingFinalizers() -> handles and views not yet finalized, process-wide (bookkeeping given back).
+// pendingFinalizers() -> views not yet finalized, process-wide (bookkeeping given back).
 Napi::Value PendingFinalizersJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(PendingFinalizers()));
 }
@@ -255,6 +276,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   exports.Set("mmap", Napi::Function::New(env, Mmap, "mmap"));
   exports.Set("map", Napi::Function::New(env, Map, "map"));
   exports.Set("view", Napi::Function::New(env, ViewOf, "view"));
+  exports.Set("expose", Napi::Function::New(env, ExposeJs, "expose"));
   exports.Set("munmap", Napi::Function::New(env, Munmap, "munmap"));
   exports.Set("mprotect", Napi::Function::New(env, SpanOp<DoMprotect>, "mprotect"));
   exports.Set("madvise", Napi::Function::New(env, SpanOp<DoMadvise>, "madvise"));

@@ -328,24 +328,39 @@ Napi::Value Verify(const Napi::CallbackInfo& info) {
 }
 
 // release(memfd, close) -> 0 | 1 | -errno: gives up the descriptor, closing it when `close` is true and
-// it still refers to the same file (1: it did not, and was left to its new owner). Idempotent.
+// it still refers to the same file (1: it did not, and was left to its new owner). The Memfd is unwrapped
+// on the way: nothing is left for a finalizer to do. -EBADF when it owns nothing (any more).
 Napi::Value Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool doClose;
   if (!ArgBool(info, 1, &doClose)) return env.Undefined();
   Owners& o = owners();
-  std::lock_guard<std::mutex> lock(o.mutex);
-  Owner* owner = OwnerOfLocked(&o, env, info[0]);
-  if (owner == nullptr) return Result(env, -EBADF);
-  if (owner->fd < 0) return Result(env, 0);
-  int fd = owner->fd;
-  owner->fd = -1;
-  auto it = o.envs.find(owner->env);
-  if (it != o.envs.end()) it->second.open.erase(owner);
-  if (!doClose) return Result(env, 0);
+  Owner* owner;
+  int fd;
+  dev_t dev;
+  ino_t ino;
+  {
+    std::lock_guard<std::mutex> lock(o.mutex);
+    owner = OwnerOfLocked(&o, env, info[0]);
+    if (owner == nullptr) return Result(env, -EBADF);
+    fd = owner->fd;
+    dev = owner->dev;
+    ino = owner->ino;
+    owner->fd = -1;
+    auto it = o.envs.find(owner->env);
+    if (it != o.envs.end()) it->second.open.erase(owner);
+    o.all.erase(owner);
+  }
+  void* data = nullptr;
+  if (napi_remove_wrap(env, info[0], &data) == napi_ok) {
+    // Its finalizer will not run: what it would have freed goes now (the reference napi_wrap returned too).
+    napi_delete_reference(env, owner->ref);
+    delete owner;
+  }  // else the environment is going away, and the finalizer frees it (owning nothing, it closes nothing)
+  if (!doClose || fd < 0) return Result(env, 0);
   struct stat st;
   if (fstat(fd, &st) != 0) return Result(env, -errno);
-  if (st.st_dev != owner->dev || st.st_ino != owner->ino) return Result(env, 1);
+  if (st.st_dev != dev || st.st_ino != ino) return Result(env, 1);
   return Result(env, close(fd) == 0 ? 0 : -errno);
 }
 

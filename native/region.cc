@@ -25,14 +25,15 @@ struct View {
   size_t length = 0;
   bool detached = false;  // detached by memseal: nothing can reach the pages through it any more
   bool creating = true;   // inside NewView: a finalizer call now is the runtime refusing the buffer
+  bool exposed = false;   // handed to code other than memseal's: it may have been transferred
 };
 
 namespace {
 
 // The environment's share of the registry.
 struct EnvState {
-  std::unordered_map<Region*, RegionPtr> regions;  // every region not yet fully released
-  std::unordered_set<Region*> mapped;              // those whose pages are still the mapping's own
+  Region* regions = nullptr;           // every region not yet released: a list linked through the regions
+  std::unordered_set<Region*> mapped;  // those whose pages are still the mapping's own
   size_t nextSweep = 0;
 };
 
@@ -42,11 +43,10 @@ struct EnvState {
 struct Registry {
   std::mutex mutex;
   std::unordered_map<uintptr_t, RegionPtr> live;  // mapped regions by base address
+  std::unordered_map<uint64_t, RegionPtr> byId;   // mapped regions by id
   std::unordered_map<napi_env, EnvState> envs;
   std::multimap<std::pair<double, double>, Region*> files;  // mapped regions of files, by (dev, ino)
-  // The data pointers of the handles memseal wrapped and has not finalized: napi_unwrap of an object some
-  // other addon wrapped gives a pointer that is not in here (a type tag would cost a BigInt per handle).
-  std::unordered_set<const void*> handles;
+  uint64_t nextId = 1;
 };
 Registry& registry() {
   static Registry* r = new Registry();
@@ -76,6 +76,7 @@ void ForgetLocked(Registry* reg, Region* region) {
   if (!region->mapped) return;
   region->mapped = false;
   reg->live.erase(reinterpret_cast<uintptr_t>(region->base));
+  reg->byId.erase(region->id);
   auto env = reg->envs.find(region->env);
   if (env != reg->envs.end()) env->second.mapped.erase(region);
   if (region->dev >= 0) {
@@ -111,13 +112,33 @@ long ReplaceLocked(Region* region) {
   return 0;
 }
 
-// One holder (the handle or a view) is gone; the last one releases the region. Lock held.
+void LinkLocked(Registry* reg, Region* region) {
+  EnvState& state = reg->envs[region->env];
+  region->next = state.regions;
+  if (state.regions != nullptr) state.regions->prev = region;
+  state.regions = region;
+  region->linked = true;
+}
+
+void UnlinkLocked(Registry* reg, Region* region) {
+  if (!region->linked) return;
+  if (region->prev != nullptr) {
+    region->prev->next = region->next;
+  } else {
+    auto env = reg->envs.find(region->env);
+    if (env != reg->envs.end() && env->second.regions == region) env->second.regions = region->next;
+  }
+  if (region->next != nullptr) region->next->prev = region->prev;
+  region->prev = region->next = nullptr;
+  region->linked = false;
+}
+
+// One holder (a view) is gone; the last one releases the region. Lock held.
 void DropHolderLocked(Registry* reg, const RegionPtr& region) {
   g_holders--;
   if (--region->holders > 0) return;
   ReleaseLocked(reg, region.get());
-  auto env = reg->envs.find(region->env);
-  if (env != reg->envs.end()) env->second.regions.erase(region.get());
+  UnlinkLocked(reg, region.get());
 }
 
 // Whether a view could still give JavaScript the region's pages without memseal being able to detach it:
@@ -130,7 +151,9 @@ bool Unreachable(napi_env env, const Region& region, std::vector<std::pair<View*
     if (v->detached) continue;
     napi_value ab = nullptr;
     if (v->ref == nullptr || napi_get_reference_value(env, v->ref, &ab) != napi_ok || ab == nullptr) {
-      uncertain = true;
+      // Collected: a view memseal kept to itself went with its Mapping; one handed out may have been
+      // transferred first, and its pages may still be reachable.
+      uncertain = uncertain || v->exposed;
       continue;
     }
     bool detached = false;
@@ -162,19 +185,6 @@ void FinalizeView(napi_env env, void*, void* hint) {
   delete view;
 }
 
-void FinalizeHandle(napi_env env, void* data, void*) {
-  auto* holder = static_cast<RegionPtr*>(data);
-  Registry& reg = registry();
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  reg.handles.erase(holder);
-  Region& region = **holder;
-  // The reference napi_wrap returned is deleted here, as its documentation asks.
-  if (region.handle != nullptr) napi_delete_reference(env, region.handle);
-  region.handle = nullptr;
-  DropHolderLocked(&reg, *holder);
-  delete holder;
-}
-
 void ReleaseEnvironment(void* arg) {
   napi_env env = static_cast<napi_env>(arg);
   Registry& reg = registry();
@@ -183,7 +193,13 @@ void ReleaseEnvironment(void* arg) {
   if (it == reg.envs.end()) return;
   // Node has finalized this environment's ArrayBuffers already (its cleanup hooks were added after this
   // one, and run first); no JavaScript runs any more, so every remaining page can go.
-  for (auto& entry : it->second.regions) ReleaseLocked(&reg, entry.second.get());
+  for (Region* region = it->second.regions; region != nullptr;) {
+    Region* next = region->next;
+    ReleaseLocked(&reg, region);
+    region->prev = region->next = nullptr;
+    region->linked = false;
+    region = next;
+  }
   reg.envs.erase(it);
 }
 
@@ -204,6 +220,9 @@ long HugetlbGranule(int fd) {
 
 RegionPtr NewRegion(napi_env env, uint8_t* base, size_t length, size_t granule, const FileId& file) {
   auto region = std::make_shared<Region>();
+  Registry& reg = registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  region->id = reg.nextId++;
   region->base = base;
   region->length = length;
   region->granule = granule;
@@ -213,13 +232,11 @@ RegionPtr NewRegion(napi_env env, uint8_t* base, size_t length, size_t granule, 
   region->dev = file.dev;
   region->ino = file.ino;
   region->fileOffset = file.offset;
-  Registry& reg = registry();
-  std::lock_guard<std::mutex> lock(reg.mutex);
   reg.live[reinterpret_cast<uintptr_t>(base)] = region;
+  reg.byId[region->id] = region;
   if (file.dev >= 0) reg.files.emplace(std::make_pair(file.dev, file.ino), region.get());
-  EnvState& state = reg.envs[env];
-  state.regions[region.get()] = region;
-  state.mapped.insert(region.get());
+  reg.envs[env].mapped.insert(region.get());
+  LinkLocked(&reg, region.get());
   return region;
 }
 
@@ -228,11 +245,10 @@ void DiscardRegion(const RegionPtr& region) {
   std::lock_guard<std::mutex> lock(reg.mutex);
   if (region->holders > 0) return;  // something reached JavaScript after all: its finalizer releases it
   ReleaseLocked(&reg, region.get());
-  auto env = reg.envs.find(region->env);
-  if (env != reg.envs.end()) env->second.regions.erase(region.get());
+  UnlinkLocked(&reg, region.get());
 }
 
-napi_value NewView(napi_env env, const RegionPtr& region, size_t offset, size_t length) {
+napi_value NewView(napi_env env, const RegionPtr& region, size_t offset, size_t length, bool exposed) {
   if (length > MaxViewLength()) {
     // Beyond what the runtime can make, Node would refuse with its own exception after calling the
     // finalizer; say why here instead, naming the limit.
@@ -250,6 +266,7 @@ napi_value NewView(napi_env env, const RegionPtr& region, size_t offset, size_t 
   view->region = region;
   view->offset = offset;
   view->length = length;
+  view->exposed = exposed;
   {
     Registry& reg = registry();
     std::lock_guard<std::mutex> lock(reg.mutex);
@@ -259,7 +276,7 @@ napi_value NewView(napi_env env, const RegionPtr& region, size_t offset, size_t 
     }
     region->views.push_back(view);
     region->holders++;
-    region->everViewed = true;
+    region->exposed = region->exposed || exposed;
     g_holders++;
   }
   napi_value buffer = nullptr;
@@ -291,38 +308,18 @@ napi_value NewView(napi_env env, const RegionPtr& region, size_t offset, size_t 
   return buffer;
 }
 
-bool AttachHandle(napi_env env, napi_value object, const RegionPtr& region) {
-  auto* holder = new RegionPtr(region);
+void Expose(const RegionPtr& region) {
   Registry& reg = registry();
-  {
-    std::lock_guard<std::mutex> lock(reg.mutex);
-    reg.handles.insert(holder);
-  }
-  napi_ref ref = nullptr;
-  if (napi_wrap(env, object, holder, FinalizeHandle, nullptr, &ref) != napi_ok) {
-    std::lock_guard<std::mutex> lock(reg.mutex);
-    reg.handles.erase(holder);
-    delete holder;
-    return false;
-  }
   std::lock_guard<std::mutex> lock(reg.mutex);
-  region->handle = ref;
-  region->holders++;
-  g_holders++;
-  return true;
+  region->exposed = true;
+  for (View* v : region->views) v->exposed = true;
 }
 
-RegionPtr HandleRegion(napi_env env, napi_value value) {
-  napi_valuetype type;
-  void* data = nullptr;
-  if (value == nullptr || napi_typeof(env, value, &type) != napi_ok || type != napi_object ||
-      napi_unwrap(env, value, &data) != napi_ok || data == nullptr) {
-    return nullptr;
-  }
+RegionPtr RegionById(uint64_t id) {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
-  if (reg.handles.count(data) == 0) return nullptr;  // wrapped by someone else (or a descriptor owner)
-  return *static_cast<RegionPtr*>(data);
+  auto it = reg.byId.find(id);
+  return it == reg.byId.end() ? nullptr : it->second;
 }
 
 RegionPtr RegionOf(Napi::Value value) {
@@ -378,6 +375,7 @@ long RemapRegion(napi_env env, const RegionPtr& region, size_t length, bool mayM
     region->span = region->granule == 0 ? length : (length + region->granule - 1) / region->granule * region->granule;
     region->mapped = true;
     reg.live[reinterpret_cast<uintptr_t>(region->base)] = region;
+    reg.byId[region->id] = region;
     if (region->dev >= 0) reg.files.emplace(std::make_pair(region->dev, region->ino), region.get());
     auto state = reg.envs.find(env);
     if (state != reg.envs.end()) state->second.mapped.insert(region.get());
@@ -433,25 +431,20 @@ void SweepRegions(napi_env env, bool force) {
   std::vector<Region*> gone;
   for (Region* region : state.mapped) {
     if (!region->sealed.empty()) continue;
-    napi_value value = nullptr;
-    if (region->handle != nullptr &&
-        (napi_get_reference_value(env, region->handle, &value) != napi_ok || value != nullptr)) {
-      continue;
-    }
-    bool viewsGone = true;
+    bool alive = false;
     for (View* v : region->views) {
-      value = nullptr;
+      napi_value value = nullptr;
       if (!v->detached && v->ref != nullptr && (napi_get_reference_value(env, v->ref, &value) != napi_ok || value)) {
-        viewsGone = false;
+        alive = true;
         break;
       }
     }
-    if (viewsGone) gone.push_back(region);
+    if (!alive) gone.push_back(region);
   }
   for (Region* region : gone) {
-    // Collected, its finalizers still waiting for the event loop. Without a view ever made nothing can
-    // reach the pages: unmap them. Otherwise a transferred ArrayBuffer might: release the file in place.
-    if (!region->everViewed) {
+    // Collected, its finalizers still waiting for the event loop. If no view was ever handed out, nothing
+    // can reach the pages: unmap them. Otherwise a transferred ArrayBuffer might: release the file in place.
+    if (!region->exposed) {
       if (munmap(region->base, region->span) == 0) ForgetLocked(&reg, region);
     } else if (ReplaceLocked(region) == 0) {
       ForgetLocked(&reg, region);

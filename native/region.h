@@ -1,16 +1,18 @@
 // The registry of mappings handed to JavaScript.
 //
-// A region is one kernel mapping. JavaScript never holds its address: it holds a handle (an object the
-// addon wrapped, e.g. a Mapping) and views (external ArrayBuffers over all or part of the pages). The
-// region is a holder count over the handle and the views: the garbage collector unmaps it once the last
-// of them is finalized, unmap() unmaps it at once and detaches every view that can still be reached.
+// A region is one kernel mapping. JavaScript never holds its address: it holds the region's id (a number,
+// which the registry resolves) and views (external ArrayBuffers over all or part of the pages). The views
+// are the region's holders: the garbage collector unmaps it once the last of them is finalized; unmap()
+// unmaps it at once and detaches every view that can still be reached. A Mapping keeps one view of its own
+// (its head: the whole mapping, or its first page when it is longer than an ArrayBuffer can be), so the
+// region lives as long as the Mapping or any ArrayBuffer handed out.
 //
-// An ArrayBuffer can be moved away from memseal's reach (ArrayBuffer.prototype.transfer() keeps the
-// pages under a new ArrayBuffer the addon never saw), and Node runs ArrayBuffer finalizers on the event
-// loop, after the collection. So whenever some view could still be reachable without memseal being able
-// to detach it, the file pages are replaced in place by anonymous zero pages instead of unmapped: the
-// file and its memory are released, nothing JavaScript can reach ever dangles, and the address range is
-// given back when the last finalizer runs.
+// An ArrayBuffer can be moved away from memseal's reach (ArrayBuffer.prototype.transfer() keeps the pages
+// under a new ArrayBuffer the addon never saw), and Node runs ArrayBuffer finalizers on the event loop,
+// after the collection. So whenever a view that was handed out could still be reachable without memseal
+// being able to detach it, the file pages are replaced in place by anonymous zero pages instead of
+// unmapped: the file and its memory are released, nothing JavaScript can reach ever dangles, and the
+// address range is given back when the last finalizer runs.
 #ifndef MEMSEAL_REGION_H_
 #define MEMSEAL_REGION_H_
 
@@ -27,6 +29,7 @@ namespace memseal {
 struct View;
 
 struct Region {
+  uint64_t id = 0;
   uint8_t* base = nullptr;
   size_t length = 0;      // what JavaScript asked for
   size_t granule = 0;     // the page size the kernel rounds this mapping to where it is not 4 KiB (hugetlbfs)
@@ -39,10 +42,13 @@ struct Region {
   double ino = -1;
   uint64_t fileOffset = 0;
   napi_env env = nullptr;
-  int holders = 0;            // handle and views not yet finalized
-  bool everViewed = false;    // an ArrayBuffer was made over it at some time
-  napi_ref handle = nullptr;  // weak reference to the handle object, while it is not finalized
-  std::vector<View*> views;   // views not yet finalized
+  int holders = 0;           // views not yet finalized
+  bool exposed = false;      // a view was handed to code other than memseal's (it may have been transferred)
+  std::vector<View*> views;  // views not yet finalized
+  // The environment's list of regions not yet released (for its teardown), linked through the regions.
+  Region* prev = nullptr;
+  Region* next = nullptr;
+  bool linked = false;
 };
 using RegionPtr = std::shared_ptr<Region>;
 
@@ -53,22 +59,23 @@ struct FileId {
   uint64_t offset = 0;
 };
 
-// Registers freshly mapped pages. `granule`: the huge page size of a hugetlbfs mapping, whose length the
-// kernel rounded up to it (and whose munmap fails with EINVAL for anything shorter); 0 for ordinary pages.
+// Registers freshly mapped pages under a new id. `granule`: the huge page size of a hugetlbfs mapping, whose
+// length the kernel rounded up to it (and whose munmap fails with EINVAL for anything shorter); 0 otherwise.
 RegionPtr NewRegion(napi_env env, uint8_t* base, size_t length, size_t granule, const FileId& file);
 
-// Unmaps a region that never reached JavaScript (its handle or first view could not be made).
+// Unmaps a region that never reached JavaScript (its first view could not be made).
 void DiscardRegion(const RegionPtr& region);
 
-// An external ArrayBuffer over [offset, offset + length) of the region. Returns nullptr on failure, with a
-// JavaScript exception pending when one can be thrown. Never a copy: a copy is not a mapping.
-napi_value NewView(napi_env env, const RegionPtr& region, size_t offset, size_t length);
+// An external ArrayBuffer over [offset, offset + length) of the region; `exposed` when it is handed to code
+// other than memseal's. Returns nullptr on failure, with a JavaScript exception pending when one can be
+// thrown. Never a copy: a copy is not a mapping.
+napi_value NewView(napi_env env, const RegionPtr& region, size_t offset, size_t length, bool exposed);
 
-// Makes `object` the region's handle (napi_wrap). False on failure.
-bool AttachHandle(napi_env env, napi_value object, const RegionPtr& region);
+// Records that a view memseal kept to itself (a Mapping's head) has been handed out.
+void Expose(const RegionPtr& region);
 
-// The region of a handle made by AttachHandle, or nullptr (not a handle, or the value is not an object).
-RegionPtr HandleRegion(napi_env env, napi_value value);
+// The live region with this id, or nullptr.
+RegionPtr RegionById(uint64_t id);
 
 // The live region behind an ArrayBuffer whose data starts at a region's base (the whole mapping or a view
 // at offset 0), or nullptr if it is not one of ours or no longer mapped.
@@ -93,19 +100,17 @@ uint64_t MappedEnd(double dev, double ino);
 void SetMaxViewLength(size_t length);
 size_t MaxViewLength();
 
-// Live regions created in this environment, and holders (handles and views) not yet finalized in the
-// whole process (for tests of the finalizer, the eager reclamation and teardown).
+// Live regions created in this environment; mapped regions in the whole process; views not yet
+// finalized in the whole process (for tests of the finalizer, the eager reclamation and teardown).
 size_t RegionCount(napi_env env);
+size_t LiveRegions();
 int64_t PendingFinalizers();
 
-// Reclaims, at once, regions of this environment whose handle and views the garbage collector has
-// collected (their finalizers wait for the event loop). Called before every new mapping; it looks only
-// when the environment's mapped regions have doubled since the last look (or `force`), so a loop that
-// never yields stays bounded at amortised constant cost.
+// Reclaims, at once, regions of this environment whose views the garbage collector has all collected (their
+// finalizers wait for the event loop). Called before every new mapping; it looks only when the
+// environment's mapped regions have doubled since the last look (or `force`), so a loop that never yields
+// stays bounded at amortised constant cost.
 void SweepRegions(napi_env env, bool force);
-
-// Mapped regions in the whole process.
-size_t LiveRegions();
 
 // Sets up this environment's state and the cleanup hook that releases its regions when it is torn down (a
 // worker thread exiting), so a worker's mappings do not outlive it.
