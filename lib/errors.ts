@@ -44,6 +44,10 @@ export function check<T>(ret: T, syscall: string, detail?: string): Exclude<T, n
 export type MemsealErrorCode =
   | 'ERR_MEMSEAL_CLOSED'
   | 'ERR_MEMSEAL_UNMAPPED'
+  | 'ERR_MEMSEAL_BUFFER_TOO_LARGE'
+  | 'ERR_MEMSEAL_BUSY'
+  | 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS'
+  | 'ERR_MEMSEAL_EXTERNAL_BUFFER'
   | 'ERR_MEMSEAL_NOT_MEMFD'
   | 'ERR_MEMSEAL_SEALS_MISSING'
   | 'ERR_MEMSEAL_TOO_LARGE'
@@ -65,6 +69,26 @@ export class MemsealError extends Error {
     super(message)
     this.name = 'MemsealError'
     this.code = code
+    Error.captureStackTrace?.(this, new.target)
+  }
+}
+
+/** An error the addon threw with one of memseal's codes, as the MemsealError it is; anything else unchanged. */
+export function fromNative(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string' || !code.startsWith('ERR_MEMSEAL_') || err instanceof MemsealError) return err
+  return new MemsealError(code as MemsealErrorCode, (err as Error).message)
+}
+
+/**
+ * An operation given up because its AbortSignal was aborted (or its timeout passed), shaped like Node's own
+ * (`name` 'AbortError', `code` 'ABORT_ERR', `cause` the signal's reason), as fs, timers and events reject.
+ */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR'
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'AbortError'
     Error.captureStackTrace?.(this, new.target)
   }
 }

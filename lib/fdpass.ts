@@ -14,11 +14,15 @@
  * descriptors of a message travel with its first sendmsg. A stream socket has no message boundaries, but
  * the kernel stops a read right after the first chunk that carries descriptors (unix(7), and
  * unix_stream_read_generic), so the descriptors of a read belong to the message holding its last byte.
+ * A read never goes past the end of a message already begun, so the descriptors of a read belong to one
+ * known message, and each read accepts at most one descriptor more than that message may still take
+ * (the kernel closes the rest): a peer can make the receiver hold at most maxFds + 1 descriptors.
  * @see https://man7.org/linux/man-pages/man7/unix.7.html
  */
+import { isUtf8 } from 'node:buffer'
 import { closeSync, lstatSync, unlinkSync } from 'node:fs'
-import { check, MemsealError, systemError } from './errors'
-import { native } from './native'
+import { AbortError, check, invalidArgType, MemsealError, outOfRange, systemError } from './errors'
+import { type FdPoll, native } from './native'
 import { validateInteger, validateOptions, validateString } from './validate'
 
 /** A message as received: its JSON header and the descriptors that came with it, now owned by the caller. */
@@ -31,8 +35,35 @@ export interface FdMessage {
 export interface ChannelOptions {
   /** Largest JSON header accepted, in bytes (default 64 KiB). A larger one breaks the channel. */
   maxHeaderBytes?: number
-  /** Most descriptors accepted with one message (default 16); a message with more is refused, all closed. */
+  /**
+   * Most descriptors accepted with one message (default 16, at most 252). A complete message with more is
+   * refused (all its descriptors closed); a peer that sends more with a message not yet complete is
+   * hostile or broken, and the channel is closed with all of them.
+   */
   maxFds?: number
+}
+
+/**
+ * @internal A received message whose descriptors the channel's poller still holds (and closes if the
+ * channel ends first): what receiveShared() adopts from, so no descriptor is ever nobody's.
+ */
+export interface HeldMessage extends FdMessage {
+  poll: FdPoll
+}
+
+/** @internal FdChannel's receive() that leaves the descriptors held (see HeldMessage). */
+export const receiveHeld = Symbol('memseal.fdpass.receiveHeld')
+
+/** @internal Closes the descriptors of a held message (a refused one). */
+export function discardHeld(message: HeldMessage): void {
+  native.fdpass.pollDiscard(message.poll, message.fds)
+}
+
+export interface ReceiveMessageOptions {
+  /** Gives up waiting when aborted: the promise rejects with an AbortError (see FdChannel#receive). */
+  signal?: AbortSignal
+  /** Gives up after this many milliseconds, as an abort (an AbortError whose cause is a TimeoutError). */
+  timeout?: number
 }
 
 export interface ConnectOptions extends ChannelOptions {
@@ -62,6 +93,19 @@ function channelClosed(what: string): MemsealError {
   return new MemsealError('ERR_MEMSEAL_CHANNEL_CLOSED', `${what}: the channel is closed`)
 }
 
+/** @internal Validates receive()'s signal and timeout (shared with receiveShared()). */
+export function receiveMessageOptions(signal: unknown, timeout: unknown): { signal?: AbortSignal; timeout?: number } {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal)
+  return {
+    signal,
+    timeout: timeout === undefined ? undefined : validateInteger(timeout, 'options.timeout', 1, 0x7fffffff),
+  }
+}
+
+function abortError(signal: AbortSignal): AbortError {
+  return new AbortError(undefined, { cause: signal.reason })
+}
+
 type OptionName = 'maxHeaderBytes' | 'maxFds' | 'timeout' | 'backlog'
 
 // Validates the channel options; `extra` names the caller's own options, validated by the caller.
@@ -69,7 +113,7 @@ function channelOptions(options: unknown, extra: OptionName[] = []): Required<Ch
   const o = validateOptions<ChannelOptions & ConnectOptions & { backlog?: number }>(options, 'options', ['maxHeaderBytes', 'maxFds', ...extra])
   return {
     maxHeaderBytes: o.maxHeaderBytes === undefined ? DEFAULT_MAX_HEADER : validateInteger(o.maxHeaderBytes, 'options.maxHeaderBytes', 2, 0x7fffffff),
-    maxFds: o.maxFds === undefined ? DEFAULT_MAX_FDS : validateInteger(o.maxFds, 'options.maxFds', 0, MAX_RECV_FDS),
+    maxFds: o.maxFds === undefined ? DEFAULT_MAX_FDS : validateInteger(o.maxFds, 'options.maxFds', 0, MAX_RECV_FDS - 1),
   }
 }
 
@@ -98,20 +142,27 @@ type Inbound = { message: FdMessage } | { error: Error }
 interface Waiter {
   resolve(m: FdMessage): void
   reject(err: Error): void
+  /** Deliver with the descriptors still held by the poller (receiveHeld). */
+  hold: boolean
 }
+
+// What went wrong with the descriptors of the message being received: more than maxFds came with it, or
+// this process could not take them all (its own EMFILE or ENFILE, not the peer's doing).
+type FdTrouble = 'none' | 'too-many' | 'own-limit'
 
 /** A connected AF_UNIX stream socket that carries JSON headers and file descriptors. */
 export class FdChannel {
   #fd: number
-  #poll: unknown
+  #poll: FdPoll
   #opts: Required<ChannelOptions>
   #outbox: Outgoing[] = []
   #inbox: Inbound[] = []
   #waiters: Waiter[] = []
-  // Unparsed bytes of the current (incomplete) message, and the descriptors that arrived with it.
+  // Unparsed bytes of the current (incomplete) message, and the descriptors that arrived with it (held by
+  // the poller, which closes them if the channel ends first).
   #pending: Buffer = Buffer.alloc(0)
   #pendingFds: number[] = []
-  #pendingTruncated = false
+  #pendingTrouble: FdTrouble = 'none'
   #readBuffer = Buffer.allocUnsafe(READ_CHUNK)
   #fatal: Error | undefined
   #watching = 0
@@ -121,7 +172,7 @@ export class FdChannel {
     this.#opts = options
     const poll = native.fdpass.pollOpen(fd, (status, events) => this.#onReady(status, events))
     if (typeof poll === 'number') check(poll, 'uv_poll_init')
-    this.#poll = poll
+    this.#poll = poll as FdPoll
   }
 
   /** A connected pair in this process (tests, workers): socketpair(2) with both ends wrapped. */
@@ -188,14 +239,14 @@ export class FdChannel {
    * copies once the promise resolves.
    */
   send(header: unknown, fds: readonly number[] = []): Promise<void> {
-    if (!Array.isArray(fds) || fds.length > MAX_SEND_FDS) {
-      return Promise.reject(new TypeError(`fds must be an array of at most ${MAX_SEND_FDS} descriptors`))
-    }
-    const list = fds.map((fd: unknown, i) => validateInteger(fd, `fds[${i}]`, 0, 0x7fffffff))
-    if (this.#fatal) return Promise.reject(this.#fatal)
-    if (this.closed) return Promise.reject(channelClosed('send'))
+    let list: number[]
     let bytes: Buffer
     try {
+      if (!Array.isArray(fds)) throw invalidArgType('fds', 'an array of file descriptors', fds)
+      if (fds.length > MAX_SEND_FDS) throw outOfRange('fds.length', `<= ${MAX_SEND_FDS} (SCM_MAX_FD)`, fds.length)
+      list = fds.map((fd: unknown, i) => validateInteger(fd, `fds[${i}]`, 0, 0x7fffffff))
+      if (this.#fatal) throw this.#fatal
+      if (this.closed) throw channelClosed('send')
       bytes = frame(header, this.#opts.maxHeaderBytes)
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)))
@@ -206,16 +257,101 @@ export class FdChannel {
     })
   }
 
-  /** The next message. Rejects with a MemsealError for a message that had to be refused (its fds closed). */
-  receive(): Promise<FdMessage> {
+  /**
+   * The next message. Rejects with a MemsealError for a message that had to be refused (its descriptors
+   * closed; the channel goes on), with a SystemError EMFILE when this process could not take the
+   * descriptors that came with it (its own limit; the message is refused the same way), and with
+   * ERR_MEMSEAL_CHANNEL_CLOSED once the channel has ended.
+   *
+   * `signal` and `timeout` bound the wait: the promise then rejects with an AbortError (for a timeout, one
+   * whose cause is a TimeoutError DOMException). If nothing of the next message had arrived, the channel
+   * stays usable; if part of it had (a peer that stalls mid-message), the channel is closed, with every
+   * descriptor that came with that part: the stream cannot be resumed without them.
+   */
+  receive(options?: ReceiveMessageOptions): Promise<FdMessage> {
+    return this.#receive(options, false)
+  }
+
+  /** @internal */
+  [receiveHeld](options?: ReceiveMessageOptions): Promise<HeldMessage> {
+    return this.#receive(options, true) as Promise<HeldMessage>
+  }
+
+  #receive(options: ReceiveMessageOptions | undefined, hold: boolean): Promise<FdMessage> {
+    let o: { signal?: AbortSignal; timeout?: number }
+    try {
+      const given = validateOptions<ReceiveMessageOptions>(options, 'options', ['signal', 'timeout'])
+      o = receiveMessageOptions(given.signal, given.timeout)
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+    if (o.signal?.aborted) return Promise.reject(abortError(o.signal))
     const next = this.#inbox.shift()
-    if (next) return 'message' in next ? Promise.resolve(next.message) : Promise.reject(next.error)
+    if (next) return 'message' in next ? Promise.resolve(this.#handOut(next.message, hold)) : Promise.reject(next.error)
     if (this.#fatal) return Promise.reject(this.#fatal)
     if (this.closed) return Promise.reject(channelClosed('receive'))
     return new Promise<FdMessage>((resolve, reject) => {
-      this.#waiters.push({ resolve, reject })
+      let timer: NodeJS.Timeout | undefined
+      const { signal } = o
+      const onAbort = (): void => this.#abort(waiter, abortError(signal!))
+      const settle = (): void => {
+        if (timer !== undefined) clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const waiter: Waiter = {
+        hold,
+        resolve: (m) => {
+          settle()
+          resolve(m)
+        },
+        reject: (err) => {
+          settle()
+          reject(err)
+        },
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      if (o.timeout !== undefined) {
+        const ms = o.timeout
+        // Unreferenced: whether a pending receive keeps the process alive is the channel's ref() to say.
+        timer = setTimeout(() => {
+          const cause = new DOMException(`The operation was aborted due to timeout (${ms} ms)`, 'TimeoutError')
+          this.#abort(waiter, new AbortError('The operation was aborted due to timeout', { cause }))
+        }, ms).unref()
+      }
+      this.#waiters.push(waiter)
       this.#read()
     })
+  }
+
+  // A receive() given up. The bytes and descriptors of a message begun belong to the first waiter: if it is
+  // the one giving up, the stream cannot go on without them, and the channel ends.
+  #abort(waiter: Waiter, err: Error): void {
+    const i = this.#waiters.indexOf(waiter)
+    if (i < 0) return
+    const midMessage = i === 0 && (this.#pending.length > 0 || this.#pendingFds.length > 0)
+    this.#waiters.splice(i, 1)
+    waiter.reject(err)
+    if (midMessage) {
+      this.#fail(
+        new MemsealError(
+          'ERR_MEMSEAL_CHANNEL_CLOSED',
+          'receive: the channel was closed because a receive() was aborted with part of a message received (its descriptors were closed)',
+        ),
+      )
+    } else if (!this.closed) {
+      this.#updateWatch()
+    }
+  }
+
+  // The caller owns a delivered message's descriptors from now on: the poller stops holding them. Unless
+  // `hold`: then they stay held, and the message says by which poller.
+  #handOut(message: FdMessage, hold: boolean): FdMessage {
+    if (hold) {
+      const held: HeldMessage = { ...message, poll: this.#poll }
+      return held
+    }
+    if (message.fds.length > 0 && !this.closed) native.fdpass.pollRelease(this.#poll, message.fds)
+    return message
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<FdMessage, void> {
@@ -313,18 +449,34 @@ export class FdChannel {
 
   #readAvailable(): void {
     while (this.#waiters.length > 0 && !this.closed) {
-      const r = native.fdpass.recvmsg(this.#fd, this.#readBuffer)
+      // Never read past the end of a message begun, so the read's descriptors are that message's, and take
+      // at most one more than it may still have: the kernel closes the rest (MSG_CTRUNC).
+      let limit = READ_CHUNK
+      if (this.#pending.length >= PREFIX) limit = Math.min(READ_CHUNK, PREFIX + this.#pending.readUInt32BE(0) - this.#pending.length)
+      else if (this.#pending.length > 0) limit = PREFIX - this.#pending.length
+      const room = this.#opts.maxFds + 1 - this.#pendingFds.length
+      const r = native.fdpass.recvmsg(this.#poll, this.#readBuffer.subarray(0, limit), room)
       if (r === EAGAIN) break
       if (typeof r === 'number') {
         this.#fail(systemError(r, 'recvmsg'))
         return
       }
       if (r.bytes === 0) {
-        closeFds(r.fds)
         this.#fail(channelClosed('receive (the peer closed its end)'))
         return
       }
-      this.#take(this.#readBuffer.subarray(0, r.bytes), r.fds, r.truncated)
+      const trouble: FdTrouble = !r.truncated ? 'none' : r.fds.length >= room ? 'too-many' : 'own-limit'
+      this.#take(this.#readBuffer.subarray(0, r.bytes), r.fds, trouble)
+      if (this.#pendingTrouble === 'too-many' || this.#pendingFds.length > this.#opts.maxFds) {
+        // More descriptors than allowed with a message still incomplete: a peer flooding us, not a message.
+        this.#fail(
+          new MemsealError(
+            'ERR_MEMSEAL_TOO_MANY_FDS',
+            `the peer sent more than ${this.#opts.maxFds} descriptors with a message not yet complete; the channel was closed, and all of them with it`,
+          ),
+        )
+        return
+      }
       this.#deliver()
     }
     this.#updateWatch()
@@ -332,60 +484,80 @@ export class FdChannel {
 
   // Appends one read to the pending bytes and splits off complete messages. The read's descriptors
   // belong to the message holding its last byte (see the header of this file).
-  #take(bytes: Buffer, fds: number[], truncated: boolean): void {
+  #take(bytes: Buffer, fds: number[], trouble: FdTrouble): void {
     let buf = this.#pending.length === 0 ? Buffer.from(bytes) : Buffer.concat([this.#pending, bytes])
     let carry = this.#pendingFds
-    let carryTruncated = this.#pendingTruncated
+    let carryTrouble = this.#pendingTrouble
     for (;;) {
       if (buf.length < PREFIX) break
       const length = buf.readUInt32BE(0)
       if (length > this.#opts.maxHeaderBytes) {
-        closeFds(carry)
-        closeFds(fds)
         this.#pending = Buffer.alloc(0)
         this.#pendingFds = []
+        this.#pendingTrouble = 'none'
         throw new MemsealError('ERR_MEMSEAL_MESSAGE_TOO_LARGE', `the peer announced a ${length}-byte header, more than ${this.#opts.maxHeaderBytes}`)
       }
       if (buf.length < PREFIX + length) break
       const body = buf.subarray(PREFIX, PREFIX + length)
       buf = buf.subarray(PREFIX + length)
       let mine = carry
-      let mineTruncated = carryTruncated
+      let mineTrouble = carryTrouble
       carry = []
-      carryTruncated = false
+      carryTrouble = 'none'
       if (buf.length === 0) {
         // This message holds the last byte of the read: the read's descriptors are its own.
         mine = mine.concat(fds)
-        mineTruncated ||= truncated
+        if (trouble !== 'none') mineTrouble = trouble
         fds = []
-        truncated = false
+        trouble = 'none'
       }
-      this.#inbox.push(this.#parse(body, mine, mineTruncated))
+      this.#inbox.push(this.#parse(body, mine, mineTrouble))
     }
     this.#pending = Buffer.from(buf)
     this.#pendingFds = carry.concat(fds)
-    this.#pendingTruncated = carryTruncated || truncated
+    this.#pendingTrouble = trouble !== 'none' ? trouble : carryTrouble
   }
 
-  #parse(body: Buffer, fds: number[], truncated: boolean): Inbound {
-    if (truncated || fds.length > this.#opts.maxFds) {
-      closeFds(fds)
-      const error = new MemsealError(
-        'ERR_MEMSEAL_TOO_MANY_FDS',
-        `the peer sent ${truncated ? `more than ${MAX_RECV_FDS}` : fds.length} descriptors with one message, more than ${this.#opts.maxFds}; all were closed`,
-      )
+  #parse(body: Buffer, fds: number[], trouble: FdTrouble): Inbound {
+    const refuse = (error: Error): Inbound => {
+      native.fdpass.pollDiscard(this.#poll, fds)
       return { error }
+    }
+    if (trouble === 'own-limit') {
+      return refuse(
+        systemError(
+          -24,
+          'recvmsg',
+          `this process could not take the descriptors of a message (its own descriptor limit, RLIMIT_NOFILE or fs.file-max); the message was refused and the ${fds.length} that arrived were closed`,
+        ),
+      )
+    }
+    if (trouble === 'too-many' || fds.length > this.#opts.maxFds) {
+      return refuse(
+        new MemsealError(
+          'ERR_MEMSEAL_TOO_MANY_FDS',
+          `the peer sent ${trouble === 'too-many' ? `more than ${this.#opts.maxFds}` : fds.length} descriptors with one message, more than ${this.#opts.maxFds}; all were closed`,
+        ),
+      )
+    }
+    // Strict UTF-8: a header that is not is refused, never decoded lossily into something else.
+    if (!isUtf8(body)) {
+      return refuse(
+        new MemsealError(
+          'ERR_MEMSEAL_BAD_MESSAGE',
+          `the peer sent a header that is not UTF-8 (${body.length} bytes); its ${fds.length} descriptor(s) were closed`,
+        ),
+      )
     }
     try {
       return { message: { header: JSON.parse(body.toString('utf8')), fds } }
     } catch {
-      closeFds(fds)
-      return {
-        error: new MemsealError(
+      return refuse(
+        new MemsealError(
           'ERR_MEMSEAL_BAD_MESSAGE',
           `the peer sent a header that is not JSON (${body.length} bytes); its ${fds.length} descriptor(s) were closed`,
         ),
-      }
+      )
     }
   }
 
@@ -393,21 +565,22 @@ export class FdChannel {
     while (this.#waiters.length > 0 && this.#inbox.length > 0) {
       const waiter = this.#waiters.shift()!
       const next = this.#inbox.shift()!
-      if ('message' in next) waiter.resolve(next.message)
+      if ('message' in next) waiter.resolve(this.#handOut(next.message, waiter.hold))
       else waiter.reject(next.error)
     }
   }
 
-  // Ends the channel: everyone waiting learns why, and every descriptor not yet handed out is closed.
+  // Ends the channel: everyone waiting learns why, and every descriptor not yet handed out is closed (the
+  // poller holds them, and closes them with itself, now; the socket once libuv lets go of it).
   #fail(err: Error): void {
     if (this.closed) return
     this.#fatal = err
     this.#fd = -1
-    native.fdpass.pollClose(this.#poll) // closes the socket once libuv lets go of it
-    for (const entry of this.#inbox) if ('message' in entry) closeFds(entry.message.fds)
+    native.fdpass.pollClose(this.#poll)
     this.#inbox = []
-    closeFds(this.#pendingFds)
+    this.#pending = Buffer.alloc(0)
     this.#pendingFds = []
+    this.#pendingTrouble = 'none'
     for (const w of this.#waiters.splice(0)) w.reject(err)
     for (const o of this.#outbox.splice(0)) o.reject(err)
   }
@@ -419,7 +592,7 @@ export class FdChannel {
  */
 export class FdServer {
   #fd: number
-  #poll: unknown
+  #poll: FdPoll
   #path: string | Buffer
   #ino = -1
   #opts: Required<ChannelOptions>
@@ -432,7 +605,7 @@ export class FdServer {
     if (typeof path === 'string') this.#ino = lstatSync(path).ino
     const poll = native.fdpass.pollOpen(fd, (status) => this.#onReady(status))
     if (typeof poll === 'number') check(poll, 'uv_poll_init')
-    this.#poll = poll
+    this.#poll = poll as FdPoll
   }
 
   static listen(path: string | Buffer, options?: ChannelOptions & { backlog?: number }): FdServer {

@@ -3,11 +3,11 @@
  * Size, reads and writes use node:fs on the fd; creation, seals and mappings use the addon.
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  */
-import { fstatSync, ftruncateSync, readSync, readlinkSync, writeSync } from 'node:fs'
+import { fstatSync, ftruncateSync, readFileSync, readSync, readlinkSync, writeSync } from 'node:fs'
 import { check, invalidArgType, invalidArgValue, MemsealError, outOfRange } from './errors'
 import { hugetlbPools } from './kernel'
-import { fromBuffer, Mapping } from './mapping'
-import { constants, native } from './native'
+import { type FileRef, type Mapping, mapPages } from './mapping'
+import { constants, type FdPoll, native } from './native'
 import { protBits, type Protection, validateProtection } from './protection'
 import { addSealBits, getSealBits, type SealName, sealBitsOf, sealsFromBits } from './seals'
 import { validateBoolean, validateInteger, validateOptions, validateString } from './validate'
@@ -91,23 +91,15 @@ function isMemfdDevice(dev: number): boolean {
   return memfdDevices.has(dev)
 }
 
-// fstat(2) for the hot paths (create, map, read, size, close): dev, ino and size straight from the addon,
-// without the fs.Stats object (and its four Dates) that fstatSync builds. On failure it asks fstatSync
-// again, so that the error thrown is exactly node:fs's own.
+// fstat(2) results land here ([st_dev, st_ino, st_size, st_mode]): the addon fills it without building an
+// fs.Stats (with four Dates) on every call.
 const DEV = 0
 const INO = 1
 const SIZE = 2
 const statBuffer = new Float64Array(4)
-function quickStat(fd: number): Float64Array {
-  if (native.fstat(fd, statBuffer) < 0) {
-    const stats = fstatSync(fd)
-    statBuffer[DEV] = stats.dev
-    statBuffer[INO] = stats.ino
-    statBuffer[SIZE] = stats.size
-    statBuffer[3] = stats.mode
-  }
-  return statBuffer
-}
+const EBADF = -9
+const ENOMEM = -12
+const O_PATH_DESCRIPTOR = 'an O_PATH descriptor (it can be neither read nor mapped)'
 
 function readLink(fd: number): string {
   try {
@@ -117,17 +109,89 @@ function readLink(fd: number): string {
   }
 }
 
-export class Memfd {
-  #fd: number
-  #dev: number
-  #ino: number
-  readonly name: string
+function sysfsNumber(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim()
+  } catch {
+    return '?'
+  }
+}
 
-  private constructor(fd: number, name: string, dev: number, ino: number) {
+/** Why a hugetlbfs mapping found no huge pages, and how to reserve them (mmap(2) only says ENOMEM). */
+function hugetlbPoolDetail(pageSize: number, length: number): string {
+  const dir = `/sys/kernel/mm/hugepages/hugepages-${pageSize / 1024}kB`
+  const [total, free, reserved] = ['nr_hugepages', 'free_hugepages', 'resv_hugepages'].map((f) => sysfsNumber(`${dir}/${f}`))
+  const pages = Math.ceil(length / pageSize)
+  return (
+    `the hugetlb pool of ${pageSize / 1024} kB pages cannot supply ${pages} more page(s): ${dir}/nr_hugepages is ${total}, ` +
+    `free_hugepages ${free}, of which ${reserved} already reserved (resv_hugepages). Reserve pages as root: ` +
+    `sysctl vm.nr_hugepages=N (the default huge page size) or echo N > ${dir}/nr_hugepages`
+  )
+}
+
+function hugePageSize(fd: number): number {
+  return check<number>(native.hugePageSize(fd), 'fstatfs')
+}
+
+/**
+ * Verifies, before anything maps it, that fd is a memfd and holds the seals and size asked for; `shown`
+ * names it in errors (receive() with `borrow` works on a duplicate but names the descriptor it was given).
+ * Returns its name and its huge page size (0 for an ordinary memfd).
+ */
+function verifyMemfd(fd: number, o: Partial<FromOptions>, shown: string): { name: string; huge: number } {
+  const required = o.require === undefined ? 0 : sealBitsOf(o.require, 'options.require')
+  const maxSize = o.maxSize === undefined ? MAX_SIZE : validateInteger(o.maxSize, 'options.maxSize', 0, MAX_SIZE)
+  const flags = native.fcntl(fd, constants.F_GETFL)
+  if (flags < 0) check(flags, 'fcntl', `F_GETFL of ${shown}`)
+  if (flags & constants.O_PATH) throw new MemsealError('ERR_MEMSEAL_NOT_MEMFD', `${shown} is ${O_PATH_DESCRIPTOR}`)
+  const stats = fstatSync(fd)
+  const link = readLink(fd)
+  if (!stats.isFile() || !link.startsWith('/memfd:') || !isMemfdDevice(stats.dev)) {
+    throw new MemsealError('ERR_MEMSEAL_NOT_MEMFD', `${shown} is not a memfd (${link || 'unknown file'})`)
+  }
+  const bits = getSealBits(fd)
+  const missing = required & ~bits
+  if (missing !== 0) {
+    const names = [...sealsFromBits(missing)].join(', ')
+    throw new MemsealError('ERR_MEMSEAL_SEALS_MISSING', `${shown} lacks the required seals: ${names || `0x${missing.toString(16)}`}`)
+  }
+  if (stats.size > maxSize) {
+    throw new MemsealError('ERR_MEMSEAL_TOO_LARGE', `${shown} holds ${stats.size} bytes, more than maxSize ${maxSize}`)
+  }
+  return { name: link.replace(/^\/memfd:/, '').replace(/ \(deleted\)$/, ''), huge: hugePageSize(fd) }
+}
+
+/** @internal How receive() takes a descriptor: as it is, as a duplicate, or out of a channel's poller. */
+export interface Take {
+  dup: boolean
+  poll?: FdPoll
+}
+
+/**
+ * A memfd and its descriptor, which the object owns: close() closes it, and so does the garbage collector
+ * when the object is dropped (as fs.FileHandle does), as does the end of the thread that created it.
+ */
+export class Memfd {
+  #fd = -1
+  #dev = 0
+  #ino = 0
+  // Shared with this memfd's mappings, which ask the file's size through it while the Memfd is open.
+  #ref: FileRef = { fd: -1, dev: 0, ino: 0 }
+  // The huge page size of a hugetlbfs memfd (sizes and offsets are multiples of it), else 0.
+  #huge = 0
+  #name = ''
+
+  private constructor() {}
+
+  // Takes the identity every later operation checks from the fstat the addon just made into statBuffer.
+  #owned(fd: number, name: string, huge: number): this {
     this.#fd = fd
-    this.name = name
-    this.#dev = dev
-    this.#ino = ino
+    this.#dev = statBuffer[DEV]!
+    this.#ino = statBuffer[INO]!
+    this.#ref = { fd, dev: this.#dev, ino: this.#ino }
+    this.#huge = huge
+    this.#name = name
+    return this
   }
 
   /** memfd_create(2) with flags from options (sealing and cloexec on by default), then an optional size. */
@@ -140,47 +204,76 @@ export class Memfd {
     const o = validateOptions<CreateOptions>(options, 'options', ['sealing', 'exec', 'cloexec', 'size', 'hugetlb'])
     const size = o.size === undefined ? undefined : validateInteger(o.size, 'options.size', 0, MAX_SIZE)
     const flags = createFlags(o)
-    const ret = native.memfdCreate(name, flags)
+    // Created and owned in one step: there is no moment in which the descriptor belongs to nobody.
+    const memfd = new Memfd()
+    const ret = native.create(memfd, name, flags, statBuffer)
     if (ret < 0) {
       const execBits = flags & (constants.MFD_EXEC | constants.MFD_NOEXEC_SEAL)
       check(ret, 'memfd_create', execBits && ret === -22 ? 'MFD_EXEC and MFD_NOEXEC_SEAL need Linux 6.3' : undefined)
     }
     try {
+      const huge = o.hugetlb === undefined ? 0 : hugePageSize(ret)
+      memfd.#owned(ret, name, huge)
+      if (size !== undefined && huge > 0 && size % huge !== 0) {
+        throw outOfRange('options.size', `a multiple of the huge page size (${huge}) for a hugetlb memfd`, size)
+      }
       if (size !== undefined && size > 0) ftruncateSync(ret, size)
-      const stats = quickStat(ret)
-      return new Memfd(ret, name, stats[DEV]!, stats[INO]!)
+      return memfd
     } catch (err) {
-      native.close(ret)
+      memfd.#fd = ret
+      memfd.close()
       throw err
     }
   }
 
   /**
    * Adopts a file descriptor received from elsewhere after verifying, before anything maps it, that it
-   * is a memfd, that it carries the required seals and that its size is within bounds. On success the
-   * Memfd owns the fd (close() closes it); on failure the caller still owns it.
+   * is a memfd (an O_PATH descriptor to one is not: it can be neither read nor mapped), that it carries
+   * the required seals and that its size is within bounds. On success the Memfd owns the fd (close()
+   * closes it); on failure the caller still owns it.
+   *
+   * What `require` guarantees is what the kernel enforces for each seal (F_ADD_SEALS(2const)), from the
+   * moment it was added: 'shrink' and 'grow' fix the size; 'write' refuses write(2) and any writable
+   * shared mapping, so the contents can no longer change. 'future-write' is weaker: it refuses write(2),
+   * new writable shared mappings and making a mapping made after it writable, but a writable shared
+   * mapping the sender made before keeps writing, and so does a read-only shared mapping made before it,
+   * which can still be mprotect()ed to writable. Only 'write' means the contents are fixed.
    */
   static from(fd: number, options?: FromOptions): Memfd {
     validateInteger(fd, 'fd', 0, 0x7fffffff)
     const o = validateOptions<FromOptions>(options, 'options', ['require', 'maxSize'])
-    const required = o.require === undefined ? 0 : sealBitsOf(o.require, 'options.require')
-    const maxSize = o.maxSize === undefined ? MAX_SIZE : validateInteger(o.maxSize, 'options.maxSize', 0, MAX_SIZE)
-    const stats = fstatSync(fd)
-    const link = readLink(fd)
-    if (!stats.isFile() || !link.startsWith('/memfd:') || !isMemfdDevice(stats.dev)) {
-      throw new MemsealError('ERR_MEMSEAL_NOT_MEMFD', `fd ${fd} is not a memfd (${link || 'unknown file'})`)
+    const { name, huge } = verifyMemfd(fd, o, `fd ${fd}`)
+    const memfd = new Memfd()
+    check(native.adopt(memfd, fd, statBuffer, false), 'fstat')
+    return memfd.#owned(fd, name, huge)
+  }
+
+  /**
+   * @internal receive()'s adoption: the descriptor is owned first (as given, duplicated, or taken from a
+   * channel's poller, in one step), then verified, and closed if refused. `shown` names it in errors.
+   */
+  static received(fd: number, take: Take, options: FromOptions, shown: string): Memfd {
+    const memfd = new Memfd()
+    const owned = native.adopt(memfd, fd, statBuffer, take.dup, take.poll)
+    if (owned === EBADF && take.poll !== undefined) {
+      throw new MemsealError('ERR_MEMSEAL_CHANNEL_CLOSED', `${shown}: the channel was closed before it could be taken (and closed it)`)
     }
-    const bits = getSealBits(fd)
-    const missing = required & ~bits
-    if (missing !== 0) {
-      const names = [...sealsFromBits(missing)].join(', ')
-      throw new MemsealError('ERR_MEMSEAL_SEALS_MISSING', `fd ${fd} lacks the required seals: ${names || `0x${missing.toString(16)}`}`)
+    if (owned < 0) check(owned, take.dup ? 'fcntl' : 'fstat', take.dup ? `F_DUPFD_CLOEXEC of ${shown}` : shown)
+    memfd.#owned(owned, '', 0)
+    try {
+      const { name, huge } = verifyMemfd(owned, options, shown)
+      memfd.#name = name
+      memfd.#huge = huge
+      return memfd
+    } catch (err) {
+      memfd.close()
+      throw err
     }
-    if (stats.size > maxSize) {
-      throw new MemsealError('ERR_MEMSEAL_TOO_LARGE', `fd ${fd} holds ${stats.size} bytes, more than maxSize ${maxSize}`)
-    }
-    const name = link.replace(/^\/memfd:/, '').replace(/ \(deleted\)$/, '')
-    return new Memfd(fd, name, stats.dev, stats.ino)
+  }
+
+  /** The name given to memfd_create(2) (without the "memfd:" the kernel shows before it). */
+  get name(): string {
+    return this.#name
   }
 
   #open(syscall: string): number {
@@ -188,7 +281,26 @@ export class Memfd {
     return this.#fd
   }
 
-  /** The file descriptor. */
+  // The descriptor, after checking that it is still this memfd (fstat: its size is then in statBuffer). A
+  // descriptor closed outside memseal, and maybe reused by another file meanwhile, is never acted on: the
+  // Memfd counts as closed from then on.
+  #checked(syscall: string): number {
+    const fd = this.#open(syscall)
+    const r = native.verify(this, statBuffer)
+    if (r === 0) return fd
+    if (r !== 1 && r !== EBADF) return check(r, 'fstat')
+    this.#fd = -1
+    this.#ref.fd = -1
+    native.release(this, false)
+    throw new MemsealError(
+      'ERR_MEMSEAL_CLOSED',
+      r === 1
+        ? `${syscall}: descriptor ${fd} was closed outside memseal and now refers to another file, which was left alone`
+        : `${syscall}: descriptor ${fd} was closed outside memseal`,
+    )
+  }
+
+  /** The file descriptor. Handing it elsewhere does not hand over ownership: dup it (F_DUPFD_CLOEXEC) for that. */
   get fd(): number {
     return this.#open('fd')
   }
@@ -197,15 +309,33 @@ export class Memfd {
     return this.#fd < 0
   }
 
-  /** Current size in bytes (fstat). */
-  get size(): number {
-    return quickStat(this.#open('fstat'))[SIZE]!
+  /** The huge page size of a hugetlb memfd (sizes and map offsets are multiples of it), or 0. */
+  get hugePageSize(): number {
+    return this.#huge
   }
 
-  /** ftruncate(2) to `size` bytes. */
+  /** Current size in bytes (fstat). */
+  get size(): number {
+    this.#checked('fstat')
+    return statBuffer[SIZE]!
+  }
+
+  /**
+   * ftruncate(2) to `size` bytes. A size that would cut a mapping this process holds of the memfd is
+   * refused (ERR_OUT_OF_RANGE): its pages past the new end would raise SIGBUS on the next touch. Another
+   * process can still shrink a memfd that is not sealed with 'shrink'.
+   */
   resize(size: number): void {
     validateInteger(size, 'size', 0, MAX_SIZE)
-    ftruncateSync(this.#open('ftruncate'), size)
+    const fd = this.#checked('ftruncate')
+    if (this.#huge > 0 && size % this.#huge !== 0) {
+      throw outOfRange('size', `a multiple of the huge page size (${this.#huge}) for a hugetlb memfd`, size)
+    }
+    const mapped = native.mappedEnd(this.#dev, this.#ino)
+    if (size < mapped) {
+      throw outOfRange('size', `>= ${mapped}: a mapping of this memfd in this process reaches there (unmap it first)`, size)
+    }
+    ftruncateSync(fd, size)
   }
 
   /** Writes all of `bytes` at `offset` (default 0); returns the number of bytes written. */
@@ -213,7 +343,7 @@ export class Memfd {
     const data = typeof bytes === 'string' ? Buffer.from(bytes) : bytes
     if (!ArrayBuffer.isView(data)) throw invalidArgType('bytes', 'a string, Buffer, TypedArray or DataView', bytes)
     validateInteger(offset, 'offset', 0, MAX_SIZE)
-    const fd = this.#open('write')
+    const fd = this.#checked('write')
     const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     let done = 0
     while (done < view.length) done += writeSync(fd, view, done, view.length - done, offset + done)
@@ -223,9 +353,9 @@ export class Memfd {
   /** Reads `length` bytes at `offset` (default: everything from offset to the end) into a new Buffer. */
   read(length?: number, offset = 0): Buffer {
     validateInteger(offset, 'offset', 0, MAX_SIZE)
-    const fd = this.#open('read')
-    const available = Math.max(0, quickStat(fd)[SIZE]! - offset)
-    const len = length === undefined ? available : validateInteger(length, 'length', 0, 0x7fffffff)
+    const len0 = length === undefined ? undefined : validateInteger(length, 'length', 0, 0x7fffffff)
+    const fd = this.#checked('read')
+    const len = len0 ?? Math.max(0, statBuffer[SIZE]! - offset)
     const out = Buffer.allocUnsafe(len)
     let done = 0
     while (done < len) {
@@ -236,12 +366,16 @@ export class Memfd {
     return done === len ? out : out.subarray(0, done)
   }
 
-  /** F_GET_SEALS as a raw bitmask. */
+  /**
+   * F_GET_SEALS as a raw bitmask. The cheap path: one fcntl(2), no identity check, so after the descriptor
+   * was closed outside memseal it reads whatever file now has the number (every operation that writes,
+   * resizes, seals or maps checks first).
+   */
   get sealBits(): number {
     return getSealBits(this.#open('fcntl'))
   }
 
-  /** F_GET_SEALS as names. */
+  /** F_GET_SEALS as names (the cheap path of sealBits). */
   get seals(): Set<SealName> {
     return sealsFromBits(this.sealBits)
   }
@@ -249,29 +383,40 @@ export class Memfd {
   /** F_ADD_SEALS with seal names or a raw bitmask. */
   addSeals(seals: SealName[] | number): void {
     const bits = sealBitsOf(seals)
-    addSealBits(this.#open('fcntl'), bits)
+    addSealBits(this.#checked('fcntl'), bits)
   }
 
-  /** mmap(2) of the file (default: read-only, shared, the whole file). */
+  /**
+   * mmap(2) of the file (default: read-only, shared, the whole file). The range must lie within the file
+   * (ERR_OUT_OF_RANGE otherwise: pages past its end raise SIGBUS on the first touch), and this process's
+   * resize() will not cut it while it is mapped.
+   */
   map(options?: MapOptions): Mapping {
     const o = validateOptions<MapOptions>(options, 'options', ['protection', 'shared', 'offset', 'length'])
     const protection = o.protection === undefined ? 'r' : validateProtection(o.protection, 'options.protection')
     const shared = o.shared === undefined ? true : validateBoolean(o.shared, 'options.shared')
     const offset = o.offset === undefined ? 0 : validateInteger(o.offset, 'options.offset', 0, MAX_SIZE)
+    const length0 = o.length === undefined ? undefined : validateInteger(o.length, 'options.length', 1, MAX_SIZE)
     if (offset % constants.PAGE_SIZE !== 0) {
       throw invalidArgValue('options.offset', offset, `must be a multiple of the page size (${constants.PAGE_SIZE})`)
     }
-    const fd = this.#open('mmap')
-    let length = o.length
-    if (length === undefined) {
-      length = quickStat(fd)[SIZE]! - offset
-      if (length <= 0) throw outOfRange('options.length', '> 0: the memfd is empty from that offset; resize() it or pass a length', length)
-    } else {
-      validateInteger(length, 'options.length', 1, MAX_SIZE)
+    const fd = this.#checked('mmap')
+    const size = statBuffer[SIZE]!
+    if (this.#huge > 0 && offset % this.#huge !== 0) {
+      throw invalidArgValue('options.offset', offset, `must be a multiple of the huge page size (${this.#huge}) for a hugetlb memfd`)
+    }
+    if (offset >= size) {
+      throw outOfRange('options.offset', `< ${size}: the memfd is ${size} bytes long (resize() it, or map less)`, offset)
+    }
+    const length = length0 ?? size - offset
+    if (length > size - offset) {
+      throw outOfRange('options.length', `<= ${size - offset}: the memfd ends there (pages past its end raise SIGBUS)`, length)
     }
     const flags = shared ? constants.MAP_SHARED : constants.MAP_PRIVATE
-    const buffer = check(native.mmap(length, protBits(protection), flags, fd, offset), 'mmap') as ArrayBuffer
-    return new Mapping(fromBuffer, buffer, protection, shared)
+    const huge = this.#huge
+    return mapPages(length, protBits(protection), flags, fd, offset, protection, this.#ref, (r) =>
+      r === ENOMEM && huge > 0 ? hugetlbPoolDetail(huge, length) : undefined,
+    )
   }
 
   /**
@@ -279,12 +424,11 @@ export class Memfd {
    * refers to another file (closed behind our back and reused), it is left alone.
    */
   close(): void {
-    const fd = this.#fd
-    if (fd < 0) return
+    if (this.#fd < 0) return
     this.#fd = -1
-    // A failed fstat means the fd is already closed: nothing of ours to close.
-    if (native.fstat(fd, statBuffer) < 0) return
-    if (statBuffer[DEV] === this.#dev && statBuffer[INO] === this.#ino) check(native.close(fd), 'close')
+    this.#ref.fd = -1
+    const r = native.release(this, true)
+    if (r < 0 && r !== EBADF) check(r, 'close') // EBADF: closed outside memseal already, nothing of ours to close
   }
 
   [Symbol.dispose](): void {

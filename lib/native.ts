@@ -3,6 +3,7 @@
  * result or a negative errno (never throws for a failed syscall), and no address ever reaches JavaScript:
  * mappings are external ArrayBuffers, raw regions are opaque handles.
  */
+import { constants as bufferConstants } from 'node:buffer'
 import { join } from 'node:path'
 import nodeGypBuild from 'node-gyp-build'
 
@@ -12,6 +13,8 @@ export interface RawRegion {
 }
 /** A mapping ArrayBuffer or a raw region: what the probe and the raw calls accept. */
 export type Target = ArrayBuffer | RawRegion
+/** A mapping's id (what a Mapping holds) or an ArrayBuffer over it from offset 0. */
+export type MapTarget = number | ArrayBuffer
 /** Lengths and offsets may be BigInt where the suite passes values beyond 2^53 on purpose. */
 export type Len = number | bigint
 
@@ -79,6 +82,7 @@ export type ConstantName =
   | 'O_WRONLY'
   | 'O_RDWR'
   | 'O_ACCMODE'
+  | 'O_PATH'
   | 'KERNEL_O_LARGEFILE'
   | 'PROT_NONE'
   | 'PROT_READ'
@@ -133,26 +137,47 @@ export type ConstantName =
   | '__NR_mseal'
   | 'PAGE_SIZE'
 
+/** Opaque handle of a uv_poll_t poller (a Node-API external); never an address. */
+export interface FdPoll {
+  readonly __memsealFdPoll: never
+}
+
 /** SCM_RIGHTS descriptor passing and the libuv poller (native/fdpass.cc); lib/fdpass.ts is its only user. */
 export interface FdPassSurface {
   readonly constants: Readonly<Record<'AF_UNIX' | 'SOCK_STREAM' | 'UV_READABLE' | 'UV_WRITABLE' | 'UV_DISCONNECT' | 'MAX_RECV_FDS' | 'MAX_SEND_FDS', number>>
-  /** AF_UNIX SOCK_STREAM|SOCK_CLOEXEC pair, blocking mode (every call here passes MSG_DONTWAIT). */
+  /** AF_UNIX SOCK_STREAM|SOCK_CLOEXEC pair, blocking mode (every call here passes MSG_DONTWAIT); or -errno. */
   socketpair(): [number, number] | number
-  /** A bound, listening, non-blocking, close-on-exec socket; a Buffer path starting with NUL is abstract. */
+  /** A bound, listening, non-blocking, close-on-exec socket, or -errno; a Buffer path starting with NUL is abstract. */
   listen(path: string | Buffer, backlog: number): number
+  /** A connected non-blocking close-on-exec socket, or -errno (-EAGAIN: none pending). */
   accept(fd: number): number
+  /** A connected socket, or -errno (-EAGAIN: the server's backlog is full). */
   connect(path: string | Buffer): number
-  /** [SO_DOMAIN, SO_TYPE] */
+  /** [SO_DOMAIN, SO_TYPE], or -errno (-ENOTSOCK). */
   socketInfo(fd: number): [number, number] | number
-  /** One sendmsg(MSG_DONTWAIT|MSG_NOSIGNAL); fds travel as SCM_RIGHTS with the first byte. */
+  /** One sendmsg(MSG_DONTWAIT|MSG_NOSIGNAL): bytes sent or -errno; fds travel as SCM_RIGHTS with the first byte. */
   sendmsg(fd: number, bytes: Uint8Array, fds: readonly number[]): number
-  /** One recvmsg(MSG_DONTWAIT|MSG_CMSG_CLOEXEC) into buffer; truncated = MSG_CTRUNC. */
-  recvmsg(fd: number, buffer: Uint8Array): { bytes: number; fds: number[]; truncated: boolean } | number
-  /** A uv_poll_t on this environment's loop that owns fd (closed after the handle is): opaque, or -errno. */
-  pollOpen(fd: number, callback: (status: number, events: number) => void): unknown
-  pollStart(poll: unknown, events: number): number
-  pollRef(poll: unknown, ref: boolean): number
-  pollClose(poll: unknown): number
+  /**
+   * One recvmsg(MSG_DONTWAIT|MSG_CMSG_CLOEXEC) on the poller's socket into buffer, taking at most `room`
+   * descriptors (1 … MAX_RECV_FDS), which the poller holds until pollRelease/pollDiscard (and closes with
+   * itself). truncated = MSG_CTRUNC: descriptors were dropped, beyond `room` (fds.length === room) or for
+   * this process's own limits (fewer). -errno on failure (-EAGAIN: nothing waiting).
+   */
+  recvmsg(poll: FdPoll, buffer: Uint8Array, room: number): { bytes: number; fds: number[]; truncated: boolean } | number
+  /** The caller owns these received descriptors from now on: 0. */
+  pollRelease(poll: FdPoll, fds: readonly number[]): number
+  /** Closes these received descriptors: 0. */
+  pollDiscard(poll: FdPoll, fds: readonly number[]): number
+  /** How many received descriptors the poller holds. */
+  pollHeld(poll: FdPoll): number
+  /** A uv_poll_t on this environment's loop that owns fd (closed after the handle is), or -errno. */
+  pollOpen(fd: number, callback: (status: number, events: number) => void): FdPoll | number
+  /** 0 or -errno (-EBADF once closed). */
+  pollStart(poll: FdPoll, events: number): number
+  /** 0 or -EBADF once closed. */
+  pollRef(poll: FdPoll, ref: boolean): number
+  /** 0; idempotent. */
+  pollClose(poll: FdPoll): number
 }
 
 // ── the mseal clauses' forked-child scenarios (native/mseal_scenarios.cc) ───────────────────────────────
@@ -201,15 +226,72 @@ export interface Native extends MsealScenarioSurface {
   close(fd: number): number
   /** fstat(2) into out: [st_dev, st_ino, st_size, st_mode]; 0 or -errno. For hot paths (no fs.Stats). */
   fstat(fd: number, out: Float64Array): number
+  /**
+   * memfd_create(2), the new descriptor owned by `memfd` (a fresh object) at once: its close, its finalizer
+   * or this environment's teardown closes it. fstat into out ([st_dev, st_ino, st_size, st_mode]). fd or -errno.
+   */
+  create(memfd: object, name: string, flags: number, out: Float64Array): number
+  /**
+   * `memfd` (a fresh object) owns fd from now on; with dup, a close-on-exec duplicate of it instead; with a
+   * poller, fd is taken from the received descriptors it holds in the same step. fstat into out. The owned
+   * fd, or -errno (a duplicate or a taken descriptor is closed on failure).
+   */
+  adopt(memfd: object, fd: number, out: Float64Array, dup: boolean, poll?: FdPoll): number
+  /** fstat of the descriptor `memfd` owns into out: 0; 1 when the number now refers to another file; -errno (-EBADF: closed). */
+  verify(memfd: object, out: Float64Array): number
+  /**
+   * Gives up the descriptor `memfd` owns (and unwraps it), closing it if `close` and it is still the same
+   * file: 0; 1 (another file, left alone); -errno (-EBADF: it owns nothing).
+   */
+  release(memfd: object, close: boolean): number
+  /** Descriptors the Memfds of this environment own. */
+  ownedFds(): number
+  /** A region whose only holder is the returned ArrayBuffer over all of it (the conformance suite's form), or -errno. */
   mmap(length: number, prot: number, flags: number, fd: number, offset: number): ArrayBuffer | number
-  munmap(buffer: ArrayBuffer): number
-  mprotect(buffer: ArrayBuffer, offset: number, length: number, prot: number): number
-  madvise(buffer: ArrayBuffer, offset: number, length: number, advice: number): number
-  mseal(buffer: ArrayBuffer, offset: number, length: number, flags: number): number
+  /**
+   * mmap(2): the region's id goes into out[0], and the result is its head, a view of its first headLength
+   * bytes the caller keeps to itself (the pages stay mapped while a view lives); or -errno (-ENOMEM also at
+   * memseal's budget, see mappingBudget). dev, ino: the file's identity for mappedEnd, -1 for anonymous memory.
+   */
+  map(
+    out: Float64Array,
+    length: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset: number,
+    dev: number,
+    ino: number,
+    headLength: number,
+  ): ArrayBuffer | number
+  /**
+   * An external ArrayBuffer over [offset, offset + length) of a mapping, or -errno (-EBADF: unmapped).
+   * `exposed` (default true): false for a head the caller keeps to itself (see expose).
+   */
+  view(target: MapTarget, offset: number, length: number, exposed?: boolean): ArrayBuffer | number
+  /** The views kept so far (a head) are handed out now: 0, or -EBADF. */
+  expose(target: MapTarget): number
+  /** 0 or -errno (-EBADF: not a live mapping). Every view that can be reached is detached. */
+  munmap(target: MapTarget): number
+  mprotect(target: MapTarget, offset: number, length: number, prot: number): number
+  madvise(target: MapTarget, offset: number, length: number, advice: number): number
+  mseal(target: MapTarget, offset: number, length: number, flags: number): number
+  /** mremap(2) of the region behind an ArrayBuffer: a new ArrayBuffer over the new pages, or -errno. */
   mremap(buffer: ArrayBuffer, newLength: number, mayMove: boolean): ArrayBuffer | number
-  isMapped(buffer: ArrayBuffer): boolean
+  /** mremap(2) of the region with this id, which then names the new pages: 0 or -errno (-EBUSY: see remap()). */
+  remap(id: number, newLength: number, mayMove: boolean): number
+  isMapped(target: MapTarget): boolean
+  /** The largest file offset any live mapping of this process covers of the file (dev, ino), or 0. */
+  mappedEnd(dev: number, ino: number): number
+  /** The huge page size of a hugetlbfs file, 0 for any other file, or -errno. */
+  hugePageSize(fd: number): number
+  /** The largest ArrayBuffer this runtime makes (set once, below). */
+  setMaxViewLength(length: number): void
+  /** Regions this environment still maps. */
   liveMappings(): number
-  /** Mapping ArrayBuffers in the whole process whose finalizer has not run yet. */
+  /** [mapped regions in the whole process, the most memseal keeps at once (half of vm.max_map_count)] */
+  mappingBudget(): [number, number]
+  /** Mapping ArrayBuffers (views) in the whole process whose finalizer has not run yet. */
   pendingFinalizers(): number
   /** 0 when the access succeeded, else the signal number it raised; -errno if the fork failed. */
   probe(target: Target, offset: number, access: ProbeAccess, value?: number): number
@@ -250,6 +332,8 @@ export interface Native {
 }
 
 export const native = nodeGypBuild(join(__dirname, '..')) as Native
+// Views larger than this would make Node refuse the ArrayBuffer (2^32 in Node 18 and 20, 2^53 - 1 later).
+native.setMaxViewLength(bufferConstants.MAX_LENGTH)
 /**
  * A frozen plain copy of the addon's constants. The addon builds its object with ~80 property stores, so
  * V8 keeps it in dictionary mode and every `constants.X` on a hot path is a hash lookup (a LoadIC miss);

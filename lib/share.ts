@@ -3,21 +3,24 @@
  * the descriptor verifies it before anything maps it and gets a read-only, zero-copy view (receive).
  *
  * What the consumer can rely on after receive(): the descriptor is a memfd (not a tmpfs or regular file,
- * pipe or socket); F_SEAL_SHRINK is set, so no page of the view can vanish under it (a shrunk file
- * would SIGBUS a reader); the contents are fixed by F_SEAL_WRITE (or F_SEAL_FUTURE_WRITE if the caller
- * accepts it: that one stops new writes, but a writable mapping the sender made before sealing may
- * still write); its size is within maxSize; and it is not executable unless allowed.
+ * pipe or socket, nor an O_PATH descriptor); F_SEAL_SHRINK is set, so no page of the view can vanish
+ * under it (a shrunk file would SIGBUS a reader, and the seal binds every process, the sender included);
+ * the contents are fixed by F_SEAL_WRITE (or, if the caller accepts it, only guarded by
+ * F_SEAL_FUTURE_WRITE: that one stops write(2) and new writable mappings, but a shared mapping the sender
+ * made before sealing can still write, or be mprotect()ed to writable and then write); its size is within
+ * maxSize; and it is not executable unless allowed.
+ *
+ * The envelope sendShared() writes (one FdChannel message, see fdpass.ts for the framing), with the memfd
+ * as the message's only descriptor: {"memseal":1,"size":<bytes, a safe integer >= 1>,"header":<any JSON>}.
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  * @see https://man7.org/linux/man-pages/man2/F_ADD_SEALS.2const.html
  */
-import { closeSync, fchmodSync, fstatSync } from 'node:fs'
-import { check, MemsealError, type SystemError } from './errors'
-import { closeFds, type FdChannel, type FdMessage } from './fdpass'
+import { fchmodSync, fstatSync } from 'node:fs'
+import { invalidArgType, MemsealError, outOfRange, type SystemError } from './errors'
+import { closeFds, discardHeld, type FdChannel, type FdMessage, type HeldMessage, receiveHeld, receiveMessageOptions } from './fdpass'
 import { type Mapping } from './mapping'
-import { Memfd } from './memfd'
-import { constants, native } from './native'
+import { Memfd, type Take } from './memfd'
 import { SEAL_BITS, type SealName, sealBitsOf } from './seals'
-import { invalidArgType, outOfRange } from './errors'
 import { validateBoolean, validateInteger, validateOptions, validateString } from './validate'
 
 export interface ShareOptions {
@@ -45,7 +48,21 @@ export interface ReceiveOptions {
   borrow?: boolean
 }
 
-/** What sendShared() puts on the wire beside the descriptor. */
+/** receiveShared()'s options: receive()'s (but size and borrow), the wait's bounds, and a header check. */
+export interface ReceiveSharedOptions<H = unknown> extends Omit<ReceiveOptions, 'size' | 'borrow'> {
+  /** Gives up waiting for the message when aborted (an AbortError; see FdChannel#receive for the channel's state). */
+  signal?: AbortSignal
+  /** Gives up after this many milliseconds (an AbortError whose cause is a TimeoutError). */
+  timeout?: number
+  /**
+   * Checks the sender's header before anything is mapped, and types it: a type guard such as
+   * `(h): h is Frame => typeof h === 'object' && h !== null && 'seq' in h`. A header it rejects is refused
+   * with ERR_MEMSEAL_BAD_MESSAGE, its descriptor closed.
+   */
+  validate?: (header: unknown) => header is H
+}
+
+/** What sendShared() puts on the wire beside the descriptor (the README's "hand-off envelope"). */
 interface Envelope {
   memseal: 1
   size: number
@@ -111,49 +128,32 @@ function receiveOptions(options: unknown): Required<Omit<ReceiveOptions, 'size'>
   }
 }
 
-// The one descriptor of a message; otherwise every descriptor is closed and the message refused.
-function onlyFd(message: FdMessage): number {
-  if (message.fds.length === 0) throw new MemsealError('ERR_MEMSEAL_NO_FD', 'the message carries no file descriptor')
-  if (message.fds.length > 1) {
-    closeFds(message.fds)
-    throw new MemsealError('ERR_MEMSEAL_TOO_MANY_FDS', `the message carries ${message.fds.length} file descriptors, not one; all were closed`)
+// The one descriptor of a message; otherwise every descriptor is closed (by `close`) and the message refused.
+function onlyFd(message: FdMessage, close: (fds: number[]) => void): number {
+  const fds: unknown[] = message.fds
+  if (!fds.every((fd) => Number.isInteger(fd) && (fd as number) >= 0 && (fd as number) <= 0x7fffffff)) {
+    throw invalidArgType('source.fds', 'an array of file descriptors (non-negative integers)', message.fds)
+  }
+  if (fds.length === 0) throw new MemsealError('ERR_MEMSEAL_NO_FD', 'the message carries no file descriptor')
+  if (fds.length > 1) {
+    close(message.fds)
+    throw new MemsealError('ERR_MEMSEAL_TOO_MANY_FDS', `the message carries ${fds.length} file descriptors, not one; all were closed`)
   }
   return message.fds[0]!
 }
 
-/**
- * Verifies a received descriptor (or the one descriptor of a message) and maps it read-only. Nothing is
- * mapped before the checks pass, and the descriptor is closed either way (unless `borrow`): the mapping
- * keeps the pages alive by itself. Refusals are MemsealErrors with one code per reason:
- * ERR_MEMSEAL_NO_FD, ERR_MEMSEAL_TOO_MANY_FDS, ERR_MEMSEAL_NOT_MEMFD, ERR_MEMSEAL_SEALS_MISSING,
- * ERR_MEMSEAL_TOO_LARGE, ERR_MEMSEAL_SIZE_MISMATCH, ERR_MEMSEAL_EMPTY, ERR_MEMSEAL_EXECUTABLE.
- */
-export function receive(source: number | FdMessage, options?: ReceiveOptions): Mapping {
-  const o = receiveOptions(options)
-  let fd: number
-  if (typeof source === 'number') {
-    fd = validateInteger(source, 'fd', 0, 0x7fffffff)
-  } else if (source !== null && typeof source === 'object' && Array.isArray(source.fds)) {
-    fd = onlyFd(source)
-  } else {
-    throw invalidArgType('source', 'a file descriptor or a received message', source)
-  }
-  if (o.borrow) fd = check<number>(native.fcntl(fd, constants.F_DUPFD_CLOEXEC, 0), 'fcntl', 'F_DUPFD_CLOEXEC')
-  let memfd: Memfd
-  try {
-    memfd = Memfd.from(fd, { require: o.require, maxSize: o.maxSize })
-  } catch (err) {
-    closeSync(fd)
-    throw err
-  }
+// Takes the descriptor (owned first, so that it is closed whatever happens next, a thread terminated
+// included), verifies it, and maps it read-only. Nothing is mapped before every check passed.
+function mapReceived(fd: number, take: Take, o: ReturnType<typeof receiveOptions>, shown: string): Mapping {
+  const memfd = Memfd.received(fd, take, { require: o.require, maxSize: o.maxSize }, shown)
   try {
     const stats = fstatSync(memfd.fd)
-    if (stats.size === 0) throw new MemsealError('ERR_MEMSEAL_EMPTY', 'the memfd is empty: there is nothing to map')
+    if (stats.size === 0) throw new MemsealError('ERR_MEMSEAL_EMPTY', `${shown}: the memfd is empty, there is nothing to map`)
     if (o.size !== undefined && stats.size !== o.size) {
-      throw new MemsealError('ERR_MEMSEAL_SIZE_MISMATCH', `the memfd holds ${stats.size} bytes, not the ${o.size} announced`)
+      throw new MemsealError('ERR_MEMSEAL_SIZE_MISMATCH', `${shown}: the memfd holds ${stats.size} bytes, not the ${o.size} announced`)
     }
     if (!o.allowExec && (stats.mode & 0o111) !== 0) {
-      throw new MemsealError('ERR_MEMSEAL_EXECUTABLE', `the memfd is executable (mode ${(stats.mode & 0o7777).toString(8)})`)
+      throw new MemsealError('ERR_MEMSEAL_EXECUTABLE', `${shown}: the memfd is executable (mode ${(stats.mode & 0o7777).toString(8)})`)
     }
     // The size checked above, not whatever it is by now: without F_SEAL_GROW it may have grown since.
     return memfd.map({ protection: 'r', shared: true, length: stats.size })
@@ -162,20 +162,60 @@ export function receive(source: number | FdMessage, options?: ReceiveOptions): M
   }
 }
 
-/** Sends a sealed memfd with a JSON header. The caller keeps its memfd (close it once this resolves). */
+/**
+ * Verifies a received descriptor (or the one descriptor of a message) and maps it read-only. Nothing is
+ * mapped before the checks pass, and the descriptor is closed either way (unless `borrow`, which works
+ * on a duplicate and leaves the caller's own open): the mapping keeps the pages alive by itself.
+ * Refusals are MemsealErrors with one code per reason: ERR_MEMSEAL_NO_FD, ERR_MEMSEAL_TOO_MANY_FDS,
+ * ERR_MEMSEAL_NOT_MEMFD, ERR_MEMSEAL_SEALS_MISSING, ERR_MEMSEAL_TOO_LARGE, ERR_MEMSEAL_SIZE_MISMATCH,
+ * ERR_MEMSEAL_EMPTY, ERR_MEMSEAL_EXECUTABLE; errors name the descriptor the caller gave.
+ */
+export function receive(source: number | FdMessage, options?: ReceiveOptions): Mapping {
+  const o = receiveOptions(options)
+  if (typeof source === 'number') {
+    const fd = validateInteger(source, 'fd', 0, 0x7fffffff)
+    return mapReceived(fd, { dup: o.borrow }, o, `fd ${fd}`)
+  }
+  if (source !== null && typeof source === 'object' && Array.isArray(source.fds)) {
+    const fd = onlyFd(source, o.borrow ? () => undefined : closeFds)
+    return mapReceived(fd, { dup: o.borrow }, o, `the received descriptor (fd ${fd})`)
+  }
+  throw invalidArgType('source', 'a file descriptor or a received message', source)
+}
+
+/**
+ * Sends a sealed memfd with a JSON header, as one message whose only descriptor is the memfd's:
+ * {"memseal":1,"size":<its size>,"header":<header>}. The caller keeps its memfd (close it once this
+ * resolves).
+ */
 export function sendShared(channel: FdChannel, memfd: Memfd, header: unknown = null): Promise<void> {
   const envelope: Envelope = { memseal: 1, size: memfd.size, header }
   return channel.send(envelope, [memfd.fd])
 }
 
-/** Receives what sendShared() sent: the header, and the verified read-only mapping of the memfd. */
-export async function receiveShared(channel: FdChannel, options?: Omit<ReceiveOptions, 'size' | 'borrow'>): Promise<{ header: unknown; mapping: Mapping }> {
-  const message = await channel.receive()
+/**
+ * Receives what sendShared() sent: the header, and the verified read-only mapping of the memfd. The
+ * header is `unknown` unless `validate` (a type guard) checks it, which also types it:
+ * `receiveShared<Frame>(channel, { validate: isFrame })` resolves to `{ header: Frame, mapping }`.
+ */
+export async function receiveShared<H = unknown>(channel: FdChannel, options?: ReceiveSharedOptions<H>): Promise<{ header: H; mapping: Mapping }> {
+  const given = validateOptions<ReceiveSharedOptions<H>>(options, 'options', ['require', 'maxSize', 'allowExec', 'signal', 'timeout', 'validate'])
+  const { signal, timeout, validate, ...rest } = given
+  receiveMessageOptions(signal, timeout)
+  if (validate !== undefined && typeof validate !== 'function') throw invalidArgType('options.validate', 'a function', validate)
+  const o = receiveOptions(rest) // bad options are refused before waiting, not after the message came
+  // The descriptors stay with the channel's poller until adopted or refused: none is ever nobody's.
+  const message: HeldMessage = await channel[receiveHeld]({ signal, timeout })
   const envelope = message.header as Partial<Envelope> | null
   if (envelope === null || typeof envelope !== 'object' || envelope.memseal !== 1 || !Number.isSafeInteger(envelope.size) || envelope.size! < 1) {
-    closeFds(message.fds)
+    discardHeld(message)
     throw new MemsealError('ERR_MEMSEAL_BAD_MESSAGE', 'the header is not a memseal share envelope')
   }
-  const mapping = receive(message, { ...options, size: envelope.size })
-  return { header: envelope.header, mapping }
+  if (validate !== undefined && !validate(envelope.header)) {
+    discardHeld(message)
+    throw new MemsealError('ERR_MEMSEAL_BAD_MESSAGE', "the sender's header did not pass options.validate; its descriptor was closed")
+  }
+  const fd = onlyFd(message, () => discardHeld(message))
+  const mapping = mapReceived(fd, { dup: false, poll: message.poll }, { ...o, size: envelope.size }, `the received descriptor (fd ${fd})`)
+  return { header: envelope.header as H, mapping }
 }

@@ -1,5 +1,10 @@
 // Cheap argument guards for the native surface. lib/ validates every public argument first; these only
 // make sure that a wrong call from JavaScript throws a TypeError instead of crashing the process.
+//
+// Every failure path here and in the addon is written for an environment that may be unable to run
+// JavaScript (a worker being terminated, where Node-API calls answer napi_pending_exception with no
+// exception pending): errors are thrown with the plain C calls and their status is checked, so nothing
+// aborts the process; the call simply returns undefined to a JavaScript that will never run again.
 #ifndef MEMSEAL_ARGS_H_
 #define MEMSEAL_ARGS_H_
 
@@ -13,7 +18,11 @@ namespace memseal {
 
 inline bool Fail(const Napi::CallbackInfo& info, size_t i, const char* what) {
   std::string msg = "argument " + std::to_string(i) + " must be " + what;
-  Napi::TypeError::New(info.Env(), msg).ThrowAsJavaScriptException();
+  bool pending = false;
+  // One exception at a time; and none at all while the environment is going away.
+  if (napi_is_exception_pending(info.Env(), &pending) == napi_ok && !pending) {
+    napi_throw_type_error(info.Env(), nullptr, msg.c_str());
+  }
   return false;
 }
 
@@ -57,6 +66,22 @@ inline bool ArgInt(const Napi::CallbackInfo& info, size_t i, int* out) {
     return Fail(info, i, "a 32-bit integer");
   }
   *out = static_cast<int>(static_cast<int64_t>(d));  // 0x80000000 and above keep their bit pattern
+  return true;
+}
+
+// A finite Number (a file's st_dev or st_ino, or -1 for none).
+inline bool ArgDouble(const Napi::CallbackInfo& info, size_t i, double* out) {
+  *out = 0;
+  if (napi_get_value_double(info.Env(), info[i], out) != napi_ok || !std::isfinite(*out)) {
+    return Fail(info, i, "a finite number");
+  }
+  return true;
+}
+
+// A boolean, read without coercion.
+inline bool ArgBool(const Napi::CallbackInfo& info, size_t i, bool* out) {
+  *out = false;
+  if (napi_get_value_bool(info.Env(), info[i], out) != napi_ok) return Fail(info, i, "a boolean");
   return true;
 }
 

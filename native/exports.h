@@ -18,6 +18,10 @@ void InitMsealScenarios(Napi::Env env, Napi::Object exports);
 // steps.cc: seal steps on this thread or in a single-threaded forked child
 void InitSteps(Napi::Env env, Napi::Object exports);
 
+// fdpass.cc: takes fd from the descriptors a poller holds (received, not yet handed out); false if it
+// holds no such descriptor. Lets memfd.cc adopt a received descriptor in one step.
+bool TakeHeld(Napi::Value poller, int fd);
+
 }  // namespace memseal
 
 #endif  // MEMSEAL_EXPORTS_H_

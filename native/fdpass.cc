@@ -17,9 +17,12 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "args.h"
@@ -28,9 +31,10 @@
 namespace memseal {
 namespace {
 
-// Descriptors accepted from one recvmsg. A peer that sends more has them discarded by the kernel
-// (MSG_CTRUNC), so none of them is ever installed here and none can leak.
-constexpr int kMaxRecvFds = 64;
+// The most descriptors one recvmsg accepts (the caller asks for fewer: room for one more than its limit).
+// A peer that sends more has them discarded by the kernel (MSG_CTRUNC): never installed here, never leaked.
+// The kernel's own limit for one SCM_RIGHTS message is SCM_MAX_FD (253, include/net/scm.h).
+constexpr size_t kMaxRecvFds = 253;
 // The kernel's own limit for one SCM_RIGHTS message (SCM_MAX_FD, include/net/scm.h).
 constexpr size_t kMaxSendFds = 253;
 
@@ -69,6 +73,17 @@ long SocketAddress(const Napi::CallbackInfo& info, size_t i, sockaddr_un* addr, 
   return 0;
 }
 
+// An array of two numbers, or nullptr (the environment is going away).
+napi_value Pair(napi_env env, double a, double b) {
+  napi_value out, x, y;
+  if (napi_create_array_with_length(env, 2, &out) != napi_ok || napi_create_double(env, a, &x) != napi_ok ||
+      napi_create_double(env, b, &y) != napi_ok || napi_set_element(env, out, 0, x) != napi_ok ||
+      napi_set_element(env, out, 1, y) != napi_ok) {
+    return nullptr;
+  }
+  return out;
+}
+
 // socketpair() -> [fd, fd] | -errno. AF_UNIX, SOCK_STREAM, close-on-exec; left in blocking mode because
 // one end may become a child's stdio slot (the file status flags are shared with it); every call made
 // here passes MSG_DONTWAIT instead.
@@ -76,10 +91,13 @@ Napi::Value Socketpair(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Result(env, -errno);
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(uint32_t{0}, Napi::Number::New(env, sv[0]));
-  out.Set(uint32_t{1}, Napi::Number::New(env, sv[1]));
-  return out;
+  napi_value out = Pair(env, sv[0], sv[1]);
+  if (out == nullptr) {
+    close(sv[0]);
+    close(sv[1]);
+    return env.Undefined();
+  }
+  return Napi::Value(env, out);
 }
 
 // A non-blocking, close-on-exec AF_UNIX stream socket: fd or -errno.
@@ -148,10 +166,8 @@ Napi::Value SocketInfo(const Napi::CallbackInfo& info) {
   if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return Result(env, -errno);
   len = sizeof(int);
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return Result(env, -errno);
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(uint32_t{0}, Napi::Number::New(env, domain));
-  out.Set(uint32_t{1}, Napi::Number::New(env, type));
-  return out;
+  napi_value out = Pair(env, domain, type);
+  return out == nullptr ? env.Undefined() : Napi::Value(env, out);
 }
 
 // sendmsg(fd, bytes, fds) -> bytes sent | -errno. One non-blocking sendmsg; the descriptors travel with
@@ -200,47 +216,6 @@ Napi::Value Sendmsg(const Napi::CallbackInfo& info) {
   return Result(env, n < 0 ? -errno : n);
 }
 
-// recvmsg(fd, buffer) -> { bytes, fds, truncated } | -errno. One non-blocking recvmsg into buffer
-// (EAGAIN when nothing is waiting; bytes 0 at end of stream). Received descriptors are close-on-exec
-// (MSG_CMSG_CLOEXEC), so no child spawned meanwhile inherits them. truncated: the kernel discarded
-// descriptors that did not fit (MSG_CTRUNC).
-Napi::Value Recvmsg(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd;
-  uint8_t* data;
-  size_t length;
-  if (!ArgInt(info, 0, &fd) || !ArgBytes(info, 1, &data, &length)) return env.Undefined();
-  if (length == 0) return Result(env, -EINVAL);
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxRecvFds)];
-  iovec iov = {data, length};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  ssize_t n;
-  do {
-    n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Result(env, -errno);
-  Napi::Array fds = Napi::Array::New(env);
-  uint32_t count = 0;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t j = 0; j < k; j++) {
-      int received;
-      std::memcpy(&received, CMSG_DATA(c) + j * sizeof(int), sizeof(int));
-      fds.Set(count++, Napi::Number::New(env, received));
-    }
-  }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("bytes", Napi::Number::New(env, static_cast<double>(n)));
-  out.Set("fds", fds);
-  out.Set("truncated", Napi::Boolean::New(env, (msg.msg_flags & MSG_CTRUNC) != 0));
-  return out;
-}
-
 // ---- the poller ---------------------------------------------------------------------------------------
 
 // One uv_poll_t on the loop of the environment that created it. It owns its socket: the fd is closed
@@ -256,15 +231,47 @@ struct Poll {
   int fd = -1;
   bool closing = false;
   int owners = 2;
+  // Descriptors received and not yet handed to the caller (pollRelease) or closed (pollDiscard): closed
+  // with the poller, so a channel closed or a worker terminated mid-message leaks none of them.
+  std::vector<int> held;
 };
 
+// Every poller not yet freed: an External made by someone else (a raw region) is never taken for one.
+struct Pollers {
+  std::mutex mutex;
+  std::unordered_set<const void*> live;
+};
+Pollers& pollers() {
+  static Pollers* p = new Pollers();
+  return *p;
+}
+
+Poll* PollOfValue(Napi::Value value) {
+  if (!value.IsExternal()) return nullptr;
+  void* data = value.As<Napi::External<void>>().Data();
+  Pollers& ps = pollers();
+  std::lock_guard<std::mutex> lock(ps.mutex);
+  return ps.live.count(data) ? static_cast<Poll*>(data) : nullptr;
+}
+
+void CloseHeld(Poll* p) {
+  for (int fd : p->held) close(fd);
+  p->held.clear();
+}
+
 void Release(Poll* p) {
-  if (--p->owners == 0) delete p;
+  if (--p->owners > 0) return;
+  {
+    Pollers& ps = pollers();
+    std::lock_guard<std::mutex> lock(ps.mutex);
+    ps.live.erase(p);
+  }
+  delete p;
 }
 
 void OnClosed(uv_handle_t* handle) {
   Poll* p = static_cast<Poll*>(handle->data);
-  close(p->fd);
+  if (p->fd >= 0) close(p->fd);
   p->fd = -1;
   if (p->callback != nullptr) napi_delete_reference(p->env, p->callback);
   if (p->context != nullptr) napi_async_destroy(p->env, p->context);
@@ -278,6 +285,7 @@ void OnClosed(uv_handle_t* handle) {
 void StartClose(Poll* p) {
   if (p->closing) return;
   p->closing = true;
+  CloseHeld(p);  // not polled: they can go at once (the socket must wait for libuv's close callback)
   uv_poll_stop(&p->handle);
   uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), OnClosed);
 }
@@ -302,25 +310,28 @@ void OnReady(uv_poll_t* handle, int status, int events) {
   napi_env env = p->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value fn, recv, argv[2], result;
-  napi_get_reference_value(env, p->callback, &fn);
-  napi_get_global(env, &recv);  // napi_make_callback needs an object receiver
-  napi_create_int32(env, status, &argv[0]);
-  napi_create_int32(env, events, &argv[1]);
-  if (fn != nullptr && napi_make_callback(env, p->context, recv, fn, 2, argv, &result) == napi_pending_exception) {
+  napi_value fn = nullptr, recv, argv[2], result;  // napi_make_callback needs an object receiver: the global
+  if (napi_get_reference_value(env, p->callback, &fn) != napi_ok || fn == nullptr ||
+      napi_get_global(env, &recv) != napi_ok || napi_create_int32(env, status, &argv[0]) != napi_ok ||
+      napi_create_int32(env, events, &argv[1]) != napi_ok) {
+    napi_close_handle_scope(env, scope);
+    return;  // the environment is going away: its teardown closes this poller
+  }
+  bool pending = false;
+  if (napi_make_callback(env, p->context, recv, fn, 2, argv, &result) != napi_ok &&
+      napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    // An exception thrown by the callback: reported as any uncaught exception would be anywhere else.
+    // With none pending, the environment could not run JavaScript (it is being torn down): nothing to say.
     napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);  // as an uncaught exception in the callback would be anywhere else
+    if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
   }
   napi_close_handle_scope(env, scope);
 }
 
 Poll* PollOf(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsExternal()) {
-    Fail(info, i, "a poller");
-    return nullptr;
-  }
-  return info[i].As<Napi::External<Poll>>().Data();
+  Poll* p = PollOfValue(info[i]);
+  if (p == nullptr) Fail(info, i, "a poller");
+  return p;
 }
 
 // pollOpen(fd, callback(status, events)) -> poller | -errno. The poller takes ownership of fd.
@@ -342,13 +353,128 @@ Napi::Value PollOpen(const Napi::CallbackInfo& info) {
     delete p;
     return Result(env, r);
   }
+  {
+    Pollers& ps = pollers();
+    std::lock_guard<std::mutex> lock(ps.mutex);
+    ps.live.insert(p);
+  }
   p->handle.data = p;
-  napi_value name;
-  napi_create_string_utf8(env, "memseal.FdPoll", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, nullptr, name, &p->context);
-  napi_create_reference(env, info[1], 1, &p->callback);
-  napi_add_async_cleanup_hook(env, OnTeardown, p, &p->hook);
-  return Napi::External<Poll>::New(env, p, [](Napi::Env e, Poll* q) { OnFinalize(e, q, nullptr); });
+  napi_value name, external;
+  if (napi_create_string_utf8(env, "memseal.FdPoll", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, nullptr, name, &p->context) != napi_ok ||
+      napi_create_reference(env, info[1], 1, &p->callback) != napi_ok ||
+      napi_add_async_cleanup_hook(env, OnTeardown, p, &p->hook) != napi_ok ||
+      napi_create_external(env, p, OnFinalize, nullptr, &external) != napi_ok) {
+    // Only while the environment is going away. The handle is closed on its loop (which frees it); the
+    // socket is the caller's again, as on any failure.
+    p->fd = -1;
+    p->owners = 1;
+    StartClose(p);
+    return env.Undefined();
+  }
+  return Napi::Value(env, external);
+}
+
+// recvmsg(poller, buffer, room) -> { bytes, fds, truncated } | -errno. One non-blocking recvmsg into
+// buffer (EAGAIN when nothing is waiting; bytes 0 at end of stream), accepting at most `room` descriptors:
+// the kernel closes any beyond (MSG_CTRUNC), so a peer can never make this process hold more. Received
+// descriptors are close-on-exec (MSG_CMSG_CLOEXEC), so no child spawned meanwhile inherits them, and held
+// by the poller until pollRelease() or pollDiscard(). truncated: MSG_CTRUNC, i.e. descriptors were
+// dropped, either beyond `room` (fds.length === room) or because this process could not take them
+// (fewer: EMFILE or ENFILE, this process's limits, not the peer's doing).
+Napi::Value Recvmsg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Poll* p = PollOf(info, 0);
+  uint8_t* data;
+  size_t length;
+  int room;
+  if (p == nullptr || !ArgBytes(info, 1, &data, &length) || !ArgInt(info, 2, &room)) return env.Undefined();
+  if (p->closing) return Result(env, -EBADF);
+  if (length == 0 || room < 1 || room > static_cast<int>(kMaxRecvFds)) return Result(env, -EINVAL);
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxRecvFds)];
+  iovec iov = {data, length};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * static_cast<size_t>(room));
+  ssize_t n;
+  do {
+    n = recvmsg(p->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Result(env, -errno);
+  std::vector<int> fds;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t j = 0; j < k; j++) {
+      int received;
+      std::memcpy(&received, CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+      fds.push_back(received);
+    }
+  }
+  p->held.insert(p->held.end(), fds.begin(), fds.end());
+  napi_value out, list, value;
+  bool ok =
+      napi_create_object(env, &out) == napi_ok && napi_create_array_with_length(env, fds.size(), &list) == napi_ok;
+  for (size_t j = 0; ok && j < fds.size(); j++) {
+    ok = napi_create_int32(env, fds[j], &value) == napi_ok && napi_set_element(env, list, j, value) == napi_ok;
+  }
+  ok = ok && napi_create_double(env, static_cast<double>(n), &value) == napi_ok &&
+       napi_set_named_property(env, out, "bytes", value) == napi_ok &&
+       napi_set_named_property(env, out, "fds", list) == napi_ok &&
+       napi_get_boolean(env, (msg.msg_flags & MSG_CTRUNC) != 0, &value) == napi_ok &&
+       napi_set_named_property(env, out, "truncated", value) == napi_ok;
+  // Not ok only while the environment is going away: the descriptors stay held, closed with the poller.
+  return ok ? Napi::Value(env, out) : env.Undefined();
+}
+
+// The descriptors of `list` that this poller holds, removed from what it holds.
+std::vector<int> Unhold(Poll* p, const Napi::CallbackInfo& info, size_t i, bool* ok) {
+  std::vector<int> out;
+  *ok = info[i].IsArray();
+  if (!*ok) {
+    Fail(info, i, "an array of file descriptors");
+    return out;
+  }
+  Napi::Array list = info[i].As<Napi::Array>();
+  for (uint32_t k = 0; k < list.Length(); k++) {
+    napi_value v;
+    int32_t fd;
+    if (napi_get_element(info.Env(), list, k, &v) != napi_ok || napi_get_value_int32(info.Env(), v, &fd) != napi_ok) {
+      continue;
+    }
+    auto it = std::find(p->held.begin(), p->held.end(), fd);
+    if (it == p->held.end()) continue;  // not ours to give away or close
+    p->held.erase(it);
+    out.push_back(fd);
+  }
+  return out;
+}
+
+// pollRelease(poller, fds) -> 0: the caller owns these received descriptors from now on.
+Napi::Value PollRelease(const Napi::CallbackInfo& info) {
+  Poll* p = PollOf(info, 0);
+  if (p == nullptr) return info.Env().Undefined();
+  bool ok;
+  Unhold(p, info, 1, &ok);
+  return ok ? Result(info.Env(), 0) : info.Env().Undefined();
+}
+
+// pollDiscard(poller, fds) -> 0: closes these received descriptors (a refused message's).
+Napi::Value PollDiscard(const Napi::CallbackInfo& info) {
+  Poll* p = PollOf(info, 0);
+  if (p == nullptr) return info.Env().Undefined();
+  bool ok;
+  for (int fd : Unhold(p, info, 1, &ok)) close(fd);
+  return ok ? Result(info.Env(), 0) : info.Env().Undefined();
+}
+
+// pollHeld(poller) -> how many received descriptors the poller holds (tests of the descriptor bound).
+Napi::Value PollHeld(const Napi::CallbackInfo& info) {
+  Poll* p = PollOf(info, 0);
+  if (p == nullptr) return info.Env().Undefined();
+  return Result(info.Env(), static_cast<long>(p->held.size()));
 }
 
 // pollStart(poller, events) -> 0 | -errno. events: READABLE | WRITABLE | DISCONNECT; 0 stops watching.
@@ -385,6 +511,15 @@ Napi::Value PollClose(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+bool TakeHeld(Napi::Value poller, int fd) {
+  Poll* p = PollOfValue(poller);
+  if (p == nullptr) return false;
+  auto it = std::find(p->held.begin(), p->held.end(), fd);
+  if (p->closing || it == p->held.end()) return false;
+  p->held.erase(it);
+  return true;
+}
+
 void InitFdPass(Napi::Env env, Napi::Object exports) {
   Napi::Object fdpass = Napi::Object::New(env);
   fdpass.Set("socketpair", Napi::Function::New(env, Socketpair, "socketpair"));
@@ -394,6 +529,9 @@ void InitFdPass(Napi::Env env, Napi::Object exports) {
   fdpass.Set("socketInfo", Napi::Function::New(env, SocketInfo, "socketInfo"));
   fdpass.Set("sendmsg", Napi::Function::New(env, Sendmsg, "sendmsg"));
   fdpass.Set("recvmsg", Napi::Function::New(env, Recvmsg, "recvmsg"));
+  fdpass.Set("pollRelease", Napi::Function::New(env, PollRelease, "pollRelease"));
+  fdpass.Set("pollDiscard", Napi::Function::New(env, PollDiscard, "pollDiscard"));
+  fdpass.Set("pollHeld", Napi::Function::New(env, PollHeld, "pollHeld"));
   fdpass.Set("pollOpen", Napi::Function::New(env, PollOpen, "pollOpen"));
   fdpass.Set("pollStart", Napi::Function::New(env, PollStart, "pollStart"));
   fdpass.Set("pollRef", Napi::Function::New(env, PollRef, "pollRef"));

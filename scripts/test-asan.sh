@@ -49,6 +49,11 @@ else
   (cd "$root" && tar -cf - --exclude=./node_modules --exclude=./build --exclude=./dist --exclude=./prebuilds .) | tar -C "$tree" -xf -
 fi
 ln -s "$root/node_modules" "$tree/node_modules"
+# A repository of its own, holding the copied files: tests that list the project's files ask git for them.
+# The node_modules link is not one of them (.gitignore's node_modules/ matches a directory, not a link).
+(cd "$tree" && git init -q && echo node_modules >.git/info/exclude && git add -A \
+  && git -c user.name=memseal -c user.email=memseal@localhost commit -qm "test:asan copy" >/dev/null) \
+  || { echo "test:asan: could not make the copy a git repository" >&2; exit 1; }
 
 say "build the addon with -fsanitize=address,undefined"
 # node-gyp's Makefile appends CXXFLAGS and LDFLAGS from the environment to its own flags.

@@ -1,5 +1,5 @@
 // memfd_create(2) through Memfd.create and the raw flags table.
-import { closeSync, fstatSync, readFileSync, readlinkSync } from 'node:fs'
+import { closeSync, fstatSync, ftruncateSync, readFileSync, readlinkSync } from 'node:fs'
 import { constants as C, type HugetlbSize, kernel, Memfd, receive, sealForSharing } from '../lib'
 import { native } from '../lib/native'
 import { codeOf, errorOf } from './helpers'
@@ -126,8 +126,36 @@ describe('hugetlb', () => {
   itHuge(`hugetlb: true creates a memfd${features.hugetlb ? '' : ` (skipped: ${features.probes.hugetlb.reason})`}`, () => {
     using m = Memfd.create('huge', { hugetlb: true, exec: features.noexecSeal ? false : undefined })
     expect(readlinkSync(`/proc/self/fd/${m.fd}`)).toBe('/memfd:huge (deleted)')
-    // hugetlbfs sizes must be multiples of the huge page size
-    expect(errorOf(() => m.resize(4096))).toMatchObject({ code: 'EINVAL', syscall: 'ftruncate' })
+    expect(m.hugePageSize).toBe(fstatSync(m.fd).blksize)
+  })
+
+  // hugetlbfs sizes must be multiples of the huge page size: the kernel says a bare EINVAL, memseal
+  // refuses first with a RangeError naming the page size; a multiple is the allowed control.
+  itHuge(
+    `a size that is not a multiple of the huge page size → ERR_OUT_OF_RANGE before the syscall${features.hugetlb ? '' : ` (skipped: ${features.probes.hugetlb.reason})`}`,
+    () => {
+      using m = Memfd.create('huge-size-check', { hugetlb: true })
+      const huge = m.hugePageSize
+      expect(errorOf(() => ftruncateSync(m.fd, 4096))).toMatchObject({ code: 'EINVAL', syscall: 'ftruncate' }) // the kernel's answer
+      const err = errorOf(() => m.resize(4096))
+      expect([err.code, err.message.includes(String(huge)), err instanceof RangeError]).toEqual(['ERR_OUT_OF_RANGE', true, true])
+      expect(errorOf(() => Memfd.create('huge-size-check', { hugetlb: true, size: huge + 4096 }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
+      m.resize(2 * huge)
+      expect(m.size).toBe(2 * huge)
+      m.resize(0)
+    },
+  )
+
+  // A mapping needs huge pages from the pool; with too few, mmap(2) says ENOMEM and nothing more: the
+  // error keeps that code and says which pool ran dry and how to reserve pages. The control maps one page.
+  itPool(`an empty hugetlb pool: ENOMEM from mmap, with the pool named in the message${noPool}`, () => {
+    using m = Memfd.create('huge-enomem', { hugetlb: '2MB' })
+    m.resize((pool2M!.total + 1) * (2 << 20)) // more than the whole pool: no page is allocated by ftruncate
+    const err = errorOf(() => m.map({ protection: 'rw' }))
+    expect({ code: err.code, syscall: err.syscall }).toEqual({ code: 'ENOMEM', syscall: 'mmap' })
+    expect(err.message).toMatch(/hugetlb pool of 2048 kB pages.*nr_hugepages.*free_hugepages.*sysctl vm\.nr_hugepages=N/)
+    using one = m.map({ protection: 'r', length: 2 << 20 })
+    expect(one.length).toBe(2 << 20)
   })
 
   // An unsupported huge page size is refused by the kernel (ENODEV, undocumented in memfd_create(2)).

@@ -1,7 +1,7 @@
 // mmap/munmap/mprotect/madvise/mremap through Mapping: zero copy, detach on unmap, faults in children.
 import { readFileSync } from 'node:fs'
 import { kernel, Mapping, Memfd } from '../lib'
-import { native } from '../lib/native'
+import { constants, native, ProbeAccess } from '../lib/native'
 import { codeOf, errorOf, fdCount, fixtureJson } from './helpers'
 
 const PAGE = kernel.environment().pageSize
@@ -93,12 +93,17 @@ describe('protect and probe', () => {
     expect(view.probe(0, 'exec')).toBe('SIGSEGV')
   })
 
-  // Pages of a shared file mapping beyond EOF raise SIGBUS (mmap(2)); pages inside do not.
-  test('beyond EOF → SIGBUS; control: inside the file → ok', () => {
+  // Pages of a shared file mapping beyond EOF raise SIGBUS (mmap(2)); pages inside do not. The library
+  // never maps such a range (below); the raw surface shows what it would cost, in a forked probe.
+  test('beyond EOF → SIGBUS; control: inside the file → ok (raw mapping)', () => {
     using m = Memfd.create('eof', { size: PAGE })
-    using view = m.map({ protection: 'r', length: 2 * PAGE })
-    expect(view.probe(0, 'read')).toBe('ok')
-    expect(view.probe(PAGE, 'read')).toBe('SIGBUS')
+    const raw = native.mmap(2 * PAGE, constants.PROT_READ, constants.MAP_SHARED, m.fd, 0) as ArrayBuffer
+    try {
+      expect(native.probe(raw, 0, ProbeAccess.Read)).toBe(0)
+      expect(native.probe(raw, PAGE, ProbeAccess.Read)).toBe(constants.SIGBUS)
+    } finally {
+      native.munmap(raw)
+    }
   })
 
   // The probe does not change shared memory: 'write' stores back the byte it read.
@@ -109,6 +114,101 @@ describe('protect and probe', () => {
     expect(view.probe(0, 'write')).toBe('ok')
     expect(m.read(1).toString()).toBe('Q')
   })
+})
+
+describe('ranges past the end of the file are refused: no SIGBUS through the API', () => {
+  // map(): a range that reaches past EOF is refused (ERR_OUT_OF_RANGE) whatever the sharing, by length or
+  // by offset; the same ranges ending at EOF are the allowed controls, and touch every page without a fault.
+  test.each`
+    desc                               | options                                | code
+    ${'length past EOF'}               | ${{ length: 3 * PAGE }}                | ${'ERR_OUT_OF_RANGE'}
+    ${'length one byte past EOF'}      | ${{ length: 2 * PAGE + 1 }}            | ${'ERR_OUT_OF_RANGE'}
+    ${'offset at EOF'}                 | ${{ offset: 2 * PAGE }}                | ${'ERR_OUT_OF_RANGE'}
+    ${'offset past EOF'}               | ${{ offset: 4 * PAGE, length: PAGE }}  | ${'ERR_OUT_OF_RANGE'}
+    ${'offset + length past EOF'}      | ${{ offset: PAGE, length: 2 * PAGE }}  | ${'ERR_OUT_OF_RANGE'}
+    ${'private, length past EOF'}      | ${{ shared: false, length: 3 * PAGE }} | ${'ERR_OUT_OF_RANGE'}
+    ${'whole file (control)'}          | ${{}}                                  | ${undefined}
+    ${'length = size (control)'}       | ${{ length: 2 * PAGE }}                | ${undefined}
+    ${'last page (control)'}           | ${{ offset: PAGE }}                    | ${undefined}
+    ${'private, whole file (control)'} | ${{ shared: false }}                   | ${undefined}
+  `('map($desc) of a 2-page memfd → $code', ({ options, code }) => {
+    using m = Memfd.create('eof-range', { size: 2 * PAGE })
+    const live = native.liveMappings()
+    if (code === undefined) {
+      using view = m.map(options)
+      for (let at = 0; at < view.length; at += PAGE) expect(view.probe(at, 'read')).toBe('ok')
+      return
+    }
+    expect(codeOf(() => m.map(options))).toBe(code)
+    expect(native.liveMappings()).toBe(live)
+  })
+
+  // resize() never cuts a mapping this process holds: shrinking below its end is refused while it lives,
+  // allowed once it is unmapped; growing, or shrinking down to the mapping's end, always works.
+  test('resize() refuses to cut a live mapping; allowed after unmap; growing is always allowed', () => {
+    using m = Memfd.create('eof-resize', { size: 4 * PAGE })
+    const view = m.map({ offset: PAGE, length: 2 * PAGE }) // the file's pages 1 and 2
+    expect(errorOf(() => m.resize(2 * PAGE))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
+    expect(m.size).toBe(4 * PAGE)
+    m.resize(3 * PAGE) // down to the mapping's end
+    m.resize(8 * PAGE) // growing
+    expect(view.probe(2 * PAGE - 1, 'read')).toBe('ok')
+    view.unmap()
+    m.resize(0)
+    expect(m.size).toBe(0)
+  })
+
+  // Every mapping of the file counts, whichever Memfd made it (a second one adopted from a duplicate fd),
+  // including one whose own Memfd is already closed.
+  test('resize() sees the mappings of the same file made through another Memfd, or a closed one', () => {
+    using m = Memfd.create('eof-resize-other', { size: 2 * PAGE })
+    const other = Memfd.from(native.fcntl(m.fd, constants.F_DUPFD_CLOEXEC, 0))
+    const view = other.map()
+    other.close()
+    expect(errorOf(() => m.resize(PAGE))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
+    view.unmap()
+    m.resize(PAGE)
+    expect(m.size).toBe(PAGE)
+  })
+
+  // remap() of a file mapping grows only within the file: past EOF is refused, up to EOF allowed; and only
+  // while its Memfd is open (after close() the file's size cannot be asked), shrinking always.
+  test('remap() of a file mapping: past EOF refused, up to EOF allowed, growth needs the Memfd open', () => {
+    const m = Memfd.create('eof-remap', { size: 4 * PAGE })
+    const view = m.map({ length: PAGE })
+    expect(errorOf(() => view.remap(5 * PAGE))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
+    expect(view.length).toBe(PAGE)
+    view.remap(4 * PAGE)
+    expect(view.probe(4 * PAGE - 1, 'read')).toBe('ok')
+    view.remap(2 * PAGE)
+    m.close()
+    expect(errorOf(() => view.remap(3 * PAGE))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
+    view.remap(PAGE)
+    expect(view.length).toBe(PAGE)
+    view.unmap()
+  })
+})
+
+// A shared anonymous mapping is a shmem object of its first size: mremap(2) grows the mapping, not the
+// object, and the new pages raise SIGBUS (raw, in a forked probe). remap() refuses that growth; shrinking
+// and growing back within the object, and growing a private mapping, are the allowed controls.
+test('remap() of a shared anonymous mapping cannot grow past its first size', () => {
+  const raw = native.mmap(PAGE, constants.PROT_READ | constants.PROT_WRITE, constants.MAP_SHARED | constants.MAP_ANONYMOUS, -1, 0) as ArrayBuffer
+  const grown = native.mremap(raw, 2 * PAGE, true) as ArrayBuffer
+  try {
+    expect([native.probe(grown, 0, ProbeAccess.Read), native.probe(grown, PAGE, ProbeAccess.Read)]).toEqual([0, constants.SIGBUS])
+  } finally {
+    native.munmap(grown)
+  }
+  using shared = Mapping.anonymous(2 * PAGE, { shared: true })
+  expect(errorOf(() => shared.remap(3 * PAGE))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
+  expect(shared.length).toBe(2 * PAGE)
+  shared.remap(PAGE)
+  shared.remap(2 * PAGE)
+  expect(shared.probe(2 * PAGE - 1, 'read')).toBe('ok')
+  using priv = Mapping.anonymous(2 * PAGE)
+  priv.remap(3 * PAGE)
+  expect(priv.probe(3 * PAGE - 1, 'read')).toBe('ok')
 })
 
 describe('advise and remap', () => {

@@ -2,10 +2,10 @@
  * Scenario 2: the life of a sealed buffer. memfd_create, ftruncate, pwrite 4 KiB, F_ADD_SEALS
  * (shrink|grow|write), mmap read-only, read the 4 KiB back through the mapping (memcmp against what was
  * written), munmap, close.
- * With a third argument "fstat" it also makes the calls memseal makes by design: three fstat(2) (the
- * identity of the new fd, the size for map() without a length, the identity check before close) and the
- * fstatfs(2) after mmap that tells a hugetlbfs file (unmapped in whole huge pages) from others, so that
- * scenario 2b compares like with like.
+ * With a third argument "fstat" it also makes the calls memseal makes by design: six fstat(2) (the
+ * identity of the new fd, then the identity check before each of resize, write, add seals, map (which
+ * also reads the size there) and close) and the fstatfs(2) after mmap that tells a hugetlbfs file
+ * (unmapped in whole huge pages) from others, so that scenario 2b compares like with like.
  */
 #include "bench.h"  /* first: it defines _GNU_SOURCE */
 
@@ -25,8 +25,11 @@ static int once(const uint8_t* data) {
   int fd = memfd_create("memseal", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   CHECK(fd);
   if (with_fstat) CHECK(fstat(fd, &st));
+  if (with_fstat) CHECK(fstat(fd, &st));
   CHECK(ftruncate(fd, SIZE));
+  if (with_fstat) CHECK(fstat(fd, &st));
   CHECK(pwrite(fd, data, SIZE, 0) == SIZE ? 0 : -1);
+  if (with_fstat) CHECK(fstat(fd, &st));
   CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE));
   if (with_fstat) CHECK(fstat(fd, &st));
   const uint8_t* p = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd, 0);

@@ -1,7 +1,7 @@
 'use strict'
-// Scenario 2b: scenario 2 against a C baseline that also makes the calls memseal makes by design: three
-// fstat(2) (identity of the new fd, size for map() without a length, identity check before close) and one
-// fstatfs(2) after mmap (is the file on hugetlbfs?): what the rest of memseal costs.
+// Scenario 2b: scenario 2 against a C baseline that also makes the calls memseal makes by design: six
+// fstat(2) (identity of the new fd, then the identity check before resize, write, add seals, map and
+// close) and one fstatfs(2) after mmap (is the file on hugetlbfs?): what the rest of memseal costs.
 const { once } = require('./02-sealed-buffer')
 const { timePerOp } = require('./clock')
 
