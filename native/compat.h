@@ -174,6 +174,16 @@ inline long SysMseal(void* addr, size_t len, unsigned long flags) {
 inline long SysFcntl(int fd, int cmd, unsigned long arg) {
   return Ret(syscall(SYS_fcntl, fd, cmd, arg));
 }
+// fallocate(2) on hugetlbfs gives up with EINTR whenever a signal is pending (hugetlbfs_fallocate checks
+// signal_pending() between pages), and it is not restarted by SA_RESTART. Node's own SIGCHLD and
+// profiling signals arrive at any time, so a transient EINTR would read as the kernel's answer. The
+// call is idempotent (pages already allocated stay), so it is repeated; a bound keeps a filter that
+// answers EINTR every time (seccomp fault injection) from looping forever: that EINTR is reported.
+inline long SysFallocate(int fd, int mode, off_t offset, off_t length) {
+  long r = -EINTR;
+  for (int attempt = 0; attempt < 64 && r == -EINTR; attempt++) r = Ret(fallocate(fd, mode, offset, length));
+  return r;
+}
 #ifdef __NR_pkey_mprotect
 inline long SysPkeyMprotect(void* addr, size_t len, int prot, int pkey) {
   return Ret(syscall(__NR_pkey_mprotect, addr, len, prot, pkey));

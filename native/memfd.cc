@@ -169,7 +169,7 @@ Napi::Value Fallocate(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &mode) || !ArgI64(info, 2, &offset) || !ArgI64(info, 3, &length)) {
     return info.Env().Undefined();
   }
-  return Result(info.Env(), fallocate(fd, mode, offset, length) == 0 ? 0 : -errno);
+  return Result(info.Env(), SysFallocate(fd, mode, offset, length));
 }
 
 // close(fd) -> 0 | -errno. memseal closes the fds it creates itself: node:fs tracks descriptors it

@@ -11,6 +11,7 @@ import type { FeatureName, FeatureProbe, HugetlbPool } from '../kernel'
 import { FEATURE_SYSCALL, featureRuns } from '../kernel/features'
 import { seccompAdvice, type ContainerEngine } from '../kernel/container'
 import { evidenceText, filterEvidence, type FilterEvidence } from '../kernel/seccomp'
+import { compareVersions, parseVersion } from '../kernel/version'
 import type { Clause, KernelFacts, Need } from './types'
 
 function isFeature(need: Need, facts: KernelFacts): need is FeatureName {
@@ -174,6 +175,13 @@ function needReason(need: Need, facts: KernelFacts): string | null {
     const probe = facts.features.probes[need.builtWith]
     return probe.state === 'absent' && probe.absentBy === 'config' ? featureReason(need.builtWith, probe, facts) : null
   }
+  if (typeof need === 'object' && 'kernelConfigFrom' in need) {
+    if (facts.config !== null || compareVersions(facts.version, parseVersion(need.kernelConfigFrom)) < 0) return null
+    return (
+      `needs the kernel's build configuration, which cannot be read here (no /proc/config.gz, /boot/config-${facts.release} or /lib/modules/${facts.release}/config` +
+      `${facts.environment.container ? '; a container sees none of them unless they are mounted in' : ''})`
+    )
+  }
   if (typeof need === 'object') {
     const level = facts.environment.memfdNoexec
     if (level === null || level <= need.memfdNoexecAtMost) return null
@@ -209,11 +217,6 @@ function needReason(need: Need, facts: KernelFacts): string | null {
       return mapZeroReason()
     case 'sysctlWritable':
       return sysctlReason(facts)
-    case 'kernelConfig':
-      return facts.config !== null
-        ? null
-        : `needs the kernel's build configuration, which cannot be read here (no /proc/config.gz, /boot/config-${facts.release} or /lib/modules/${facts.release}/config` +
-            `${facts.environment.container ? '; a container sees none of them unless they are mounted in' : ''})`
     default:
       return `unknown need '${String(need)}'`
   }

@@ -60,8 +60,11 @@ export type Need =
   | 'kmsg'
   /** /proc/sys is writable (containers mount it read-only unless told otherwise). */
   | 'sysctlWritable'
-  /** The kernel's build configuration is readable (/proc/config.gz or /boot/config-RELEASE). */
-  | 'kernelConfig'
+  /**
+   * The kernel's build configuration is readable (/proc/config.gz or /boot/config-RELEASE), on kernels from
+   * this version on: the options read arrived then, so an older kernel's answer is known without them.
+   */
+  | { kernelConfigFrom: string }
   /** x86-64 with ia32 emulation on: int $0x80 from a 64-bit process reaches the i386 table (probed in a child). */
   | 'ia32'
   /** A mapping at address 0 is allowed here (vm.mmap_min_addr, CAP_SYS_RAWIO, LSMs; probed in a child). */

@@ -9,7 +9,7 @@ import { DOC, RO, callOf, clause, flag, seal } from './mseal-common'
 
 const X = 0x58 // 'X': the byte written through /proc/self/mem
 
-/** CONFIG_MSEAL_SYSTEM_MAPPINGS of the running kernel (the clauses that read it need 'kernelConfig'). */
+/** CONFIG_MSEAL_SYSTEM_MAPPINGS of the running kernel (read from 6.15 on, when the option arrived; an older kernel seals nothing). */
 function sealsSystemMappings(k: KernelFacts): boolean {
   return k.config?.CONFIG_MSEAL_SYSTEM_MAPPINGS === 'y'
 }
@@ -61,10 +61,10 @@ export const unblockedClauses: Clause[] = [
     quote: DOC.sysmap,
     note:
       "This process's [vdso] carries VM_SEALED ('sl') exactly when the kernel was built with CONFIG_MSEAL_SYSTEM_MAPPINGS=y (6.15 on; the " +
-      'option does not exist before, so an older kernel seals nothing). The configuration must be readable: the seal is compared with it, ' +
-      'never with itself.',
+      'option does not exist before, so an older kernel seals nothing). From 6.15 on the configuration must be readable: the seal is ' +
+      'compared with it, never with itself.',
     since: '6.15',
-    needs: ['kernelConfig'],
+    needs: [{ kernelConfigFrom: '6.15' }],
     expect: (k) => ({ sealed: sealsSystemMappings(k) }),
     run(ctx) {
       const vdso = ctx.mem.systemMapping('[vdso]')
@@ -79,7 +79,7 @@ export const unblockedClauses: Clause[] = [
     note:
       'A forked child unmaps its [vdso]: refused with EPERM, the mapping staying, exactly when CONFIG_MSEAL_SYSTEM_MAPPINGS=y; otherwise it ' + 'is unmapped.',
     since: '6.15',
-    needs: ['kernelConfig'],
+    needs: [{ kernelConfigFrom: '6.15' }],
     expect: (k): Observation => (sealsSystemMappings(k) ? { errno: 'EPERM', mapped: true } : { ret: 0, mapped: false }),
     run(ctx) {
       const run = ctx.mem.scenario('vdso-munmap', false)
