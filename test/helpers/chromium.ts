@@ -81,8 +81,12 @@ export class Chromium {
 
   static launch(): Chromium {
     const profile = mkdtempSync(join(tmpdir(), 'memseal-chromium-'))
+    // The browser is not memseal: under test:asan the sanitizer runtimes are preloaded into every child
+    // (LD_PRELOAD), and Chromium, which has allocators and sandboxes of its own, does not start with them.
+    const { LD_PRELOAD: _preload, ...env } = process.env
     const child = spawn(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, 'about:blank'], {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+      env,
     })
     return new Chromium(child, profile)
   }

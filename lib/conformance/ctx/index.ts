@@ -20,6 +20,7 @@ import { errnoName } from '../../errors'
 import { constants, type RawRegion, type Target } from '../../native'
 import type { KernelFacts, Observation } from '../types'
 import { type Fences } from './fences'
+import { AddressLedger } from './ledger'
 import { FileOps, type FileAttempts } from './files'
 import { MemoryOps, type MemoryAttempts } from './memory'
 import { ProcessOps, type ProcessAttempts } from './process'
@@ -69,7 +70,10 @@ export class Ctx {
 
   readonly #log: CallRecord[] = []
   #fds: number[] = []
+  /** What the fences look at after a sealing clause: every region the clause mapped. */
   #regions: Array<[Target, number]> = []
+  /** What the clause still holds of them, page by page (see ledger.ts): what the release unmaps. */
+  readonly #ledger = new AddressLedger()
   #deferred: Array<() => void> = []
   #sealed = false
   #unfenceable = false
@@ -130,12 +134,26 @@ export class Ctx {
   /** Records a mapping to be unmapped when the clause ends (and fenced if the clause sealed something). */
   own(r: RawRegion, length: number): RawRegion {
     this.#regions.push([r, length])
+    this.#ledger.add(r, 0, length)
     return r
   }
 
-  /** Stops tracking a region whose pages the clause moved or unmapped itself (mremap, munmap). */
+  /**
+   * Stops fencing a region whose pages the clause moved or unmapped itself. What is unmapped at the end
+   * follows the calls themselves (unmapped, moved), whatever is forgotten here.
+   */
   forget(r: Target): void {
     this.#regions = this.#regions.filter(([region]) => region !== r)
+  }
+
+  /** munmap(2) of [offset, offset + length) of r succeeded: those pages are no longer the clause's. */
+  unmapped(r: Target, offset: number, length: number): void {
+    this.#ledger.remove(r, offset, length)
+  }
+
+  /** mremap(2) succeeded: its source range went away, unless MREMAP_DONTUNMAP kept it (the new range is owned apart). */
+  remapped(r: Target, offset: number, oldLength: number, keptSource: boolean): void {
+    if (!keptSource) this.#ledger.remove(r, offset, oldLength)
   }
 
   /** A seal succeeded (the fences go up around the clause's regions when it ends). */
@@ -162,7 +180,7 @@ export class Ctx {
       }
     }
     const regions = this.#regions.splice(0)
-    for (const [r, length] of regions) this.mem.unmapQuietly(r, length)
+    this.#ledger.release()
     for (const fd of this.#fds.splice(0)) this.file.closeQuietly(fd)
     return this.#fences ? this.#fences.after(regions, this.#sealed, this.#unfenceable) : this.#sealed
   }

@@ -346,6 +346,7 @@ export class MemoryOps {
         this.ctx.sys('mremap', [flags], typeof moved === 'number' ? moved : 0)
         if (typeof moved === 'number') return { obs: outcome(moved), region: null }
         if (flags & C.MREMAP_MAYMOVE || flags & C.MREMAP_FIXED) this.ctx.forget(r)
+        this.ctx.remapped(r, offset, Number(oldLength), (flags & C.MREMAP_DONTUNMAP) !== 0)
         this.ctx.own(moved, Number(newLength))
         return { obs: { ret: 0, perms: this.perms(moved, 0) }, region: moved }
       },
@@ -366,7 +367,9 @@ export class MemoryOps {
   }
 
   #munmap(r: Target, offset: number, length: Len): number {
-    return this.ctx.sys('munmap', [], native.raw.munmap(r, offset, length))
+    const ret = this.ctx.sys('munmap', [], native.raw.munmap(r, offset, length))
+    if (ret === 0) this.ctx.unmapped(r, offset, Number(length))
+    return ret
   }
 
   #mprotect(r: Target, offset: number, length: Len, prot: number): number {
@@ -393,11 +396,6 @@ export class MemoryOps {
     if (advice === C.MADV_GUARD_INSTALL || advice === C.MADV_GUARD_REMOVE) return { access: this.access(r, offset, 'read') }
     if (advice === C.MADV_POPULATE_READ || advice === C.MADV_POPULATE_WRITE) return { rssKb: v.rssKb }
     return {}
-  }
-
-  /** Unmaps a region the clause owned; a sealed one stays (EPERM), as documented. */
-  unmapQuietly(r: Target, length: number): void {
-    native.raw.munmap(r, 0, length)
   }
 }
 
