@@ -13,7 +13,11 @@
  * for this only), and it counts, once per scenario in a child process, the addon calls an operation makes.
  * The table then splits each scenario's cost above C into the floor those calls pay and the rest.
  *
- *   node bench/run.js [--rounds N] [--only id,id] [--strace] [--c-threads N]
+ *   node bench/run.js [--rounds N] [--only id,id] [--strace] [--c-threads N] [--no-handoff] [--reserve-hugepages]
+ *
+ * Then it runs the hand-off benchmark (bench/handoff.js, at least --rounds rounds per size): the whole
+ * hand-off against a pipe, a worker, /dev/shm and C, and the time to a readable view against C.
+ * --reserve-hugepages is passed on to it (as root: the hugetlb pool is raised for that run, then restored).
  *
  * --strace runs each side once more under `strace -f -c` and lists the system calls per operation that
  * memseal makes beyond the C baseline. --c-threads N starts N idle threads in each C baseline (default 1):
@@ -33,15 +37,19 @@ const OUT_DIR = join(__dirname, 'out')
 const SCENARIO_DIR = join(__dirname, 'scenarios')
 
 function parseArgs(argv) {
-  const args = { rounds: 9, only: null, strace: false, cThreads: 1 }
+  const args = { rounds: 9, only: null, strace: false, cThreads: 1, handoff: true, reserveHugepages: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--rounds') args.rounds = Number(argv[++i])
     else if (a === '--only') args.only = argv[++i].split(',')
     else if (a === '--strace') args.strace = true
     else if (a === '--c-threads') args.cThreads = Number(argv[++i])
+    else if (a === '--no-handoff') args.handoff = false
+    else if (a === '--reserve-hugepages') args.reserveHugepages = true
     else {
-      process.stderr.write(`unknown argument ${a}\nusage: node bench/run.js [--rounds N] [--only id,id] [--strace] [--c-threads N]\n`)
+      process.stderr.write(
+        `unknown argument ${a}\nusage: node bench/run.js [--rounds N] [--only id,id] [--strace] [--c-threads N] [--no-handoff] [--reserve-hugepages]\n`,
+      )
       process.exit(2)
     }
   }
@@ -344,10 +352,18 @@ function main() {
       strace.push(straceScenario(s))
     }
   }
-  const elapsedS = Number(process.hrtime.bigint() - started) / 1e9
   printTable(rows, floorNs)
   printSuite(suite)
   printStrace(strace)
+  let handoff = null
+  if (args.handoff && !args.only) {
+    // The hand-off table, in the same run; its own JSON goes to bench/out/handoff.json.
+    process.stdout.write('\nhand-off (bench/handoff.js):\n')
+    const argv = [join(__dirname, 'handoff.js'), '--rounds', String(Math.max(9, args.rounds)), ...(args.reserveHugepages ? ['--reserve-hugepages'] : [])]
+    const r = spawnSync(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit'] })
+    handoff = r.status === 0 ? 'bench/out/handoff.json' : `failed: exit ${r.status ?? r.signal}`
+  }
+  const elapsedS = Number(process.hrtime.bigint() - started) / 1e9
   const results = {
     date: new Date().toISOString(),
     machine: machine(),
@@ -359,6 +375,7 @@ function main() {
     scenarios: rows,
     conformance: suite,
     strace,
+    handoff,
   }
   const out = join(OUT_DIR, 'results.json')
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
