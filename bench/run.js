@@ -330,6 +330,7 @@ function printStrace(list) {
 function main() {
   const args = parseArgs(process.argv.slice(2))
   const started = process.hrtime.bigint()
+  const loadAtStart = loadAverages()
   if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
     log('dist/ is missing: run `npm run build` (and build the addon) first')
     process.exit(1)
@@ -352,6 +353,7 @@ function main() {
       strace.push(straceScenario(s))
     }
   }
+  process.stdout.write(`load averages at the start: ${loadAtStart.join(', ')}; C baselines with ${args.cThreads} idle thread(s)\n\n`)
   printTable(rows, floorNs)
   printSuite(suite)
   printStrace(strace)
@@ -369,7 +371,7 @@ function main() {
     machine: machine(),
     rounds: args.rounds,
     cThreads: args.cThreads,
-    load: loadAverages(),
+    load: { start: loadAtStart, end: loadAverages() },
     nodeApiFloorNs: floorNs,
     elapsedS,
     scenarios: rows,
