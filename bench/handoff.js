@@ -1,5 +1,8 @@
 'use strict'
 // Hand-off benchmark: a parent gives 1 MiB, 64 MiB and 256 MiB to a child process that reads every byte.
+// For the memfd methods it also times the part memseal owns: from the producer's seal to the consumer
+// holding a readable view, before it reads anything ("time to view"; the consumer notes the moment on the
+// monotonic clock, which every process on the machine shares, and sends it with its answer).
 //
 //   memseal          the producer filled a memfd in place; timed: seal + send the fd over a socketpair +
 //                    the child verifies (memfd, seals, size), maps read-only and reads every byte
@@ -13,9 +16,9 @@
 //                    bandwidth, which bounds every method that reads every byte
 //
 // Each round ends when the receiver has answered with the sum of what it read, checked here. Medians
-// over the rounds; ratios are pipe median / method median, and for the memseal rows C median / memseal
-// median with the same pages. Prints a table and writes bench/out/handoff.json. Needs the compiled
-// package (npm run compile).
+// over the rounds; ratios are pipe median / method median, and for the memseal rows memseal median / C
+// median with the same pages, for the whole hand-off and for the time to view. Prints a table and writes
+// bench/out/handoff.json. Needs the compiled package (npm run compile).
 //
 // Usage: node bench/handoff.js [--quick] [--only a,b] [--rounds N] [--reserve-hugepages]
 //   --only a,b           only these methods (and the pipe, which every ratio needs)
@@ -94,14 +97,15 @@ function check(answer, size) {
 // One method = `round(size, data)` resolving with the timed milliseconds, and optionally
 // `unavailable(size)` returning why it cannot run at that size (the row is then reported, not measured).
 function methods(ctx) {
-  // The timed rest of every memseal round: send the sealed memfd, wait for the child's answer.
+  // The timed rest of every memseal round: send the sealed memfd, wait for the child's answer, which says
+  // when it held the mapping (before reading it).
   const handOff = async (memfd, size, t0) => {
     await sendShared(ctx.channel, memfd, { size })
     const answer = await ctx.proc.next()
     const t = now() - t0
     memfd.close()
     check(answer, size)
-    return t
+    return { ms: t, viewMs: answer.viewNs / 1e6 - t0 }
   }
   const inPlace = (hugetlb) => async (size) => {
     const memfd = Memfd.create('bench', { exec: false, size, ...(hugetlb ? { hugetlb: true } : {}) })
@@ -164,12 +168,21 @@ function methods(ctx) {
       round: (size) => cBaseline.run(size, 1, 1, 'hugetlb')[0],
       unavailable: (size) => ctx.cReason ?? hugetlbUnavailable(size),
     },
+    // The same in C with the checks memseal's receive() makes by design (F_GETFL, readlink, fstatfs, the
+    // identity fstat): what is left between this row and memseal's is memseal's own code.
+    'C memfd+checks': { round: (size) => cBaseline.run(size, 1, 1, 'shmem', true)[0], unavailable: () => ctx.cReason },
+    'C memfd hugetlb+checks': {
+      round: (size) => cBaseline.run(size, 1, 1, 'hugetlb', true)[0],
+      unavailable: (size) => ctx.cReason ?? hugetlbUnavailable(size),
+    },
     'C read floor': { round: (size) => cBaseline.run(size, 1, 1, 'floor')[0], unavailable: () => ctx.cReason },
   }
 }
 
-// What each memseal row is compared with in the "vs C" column: the C row with the same pages.
+// What each memseal row is compared with in the "vs C" columns: the C rows with the same pages, bare and
+// with the checks memseal makes by design.
 const C_OF = { memseal: 'C memfd', 'memseal hugetlb': 'C memfd hugetlb' }
+const C_CHECKS_OF = { memseal: 'C memfd+checks', 'memseal hugetlb': 'C memfd hugetlb+checks' }
 
 function hugetlbSetup() {
   const pageSize = hugePageSize()
@@ -181,11 +194,15 @@ function hugetlbSetup() {
 }
 
 function table(results) {
-  const header = '| size | method | median ms | min–max ms | GB/s | vs pipe | vs C |'
-  const rule = '|---:|---|---:|---:|---:|---:|---:|'
+  const header = '| size | method | median ms | min–max ms | GB/s | vs pipe | vs C | time to view ms | view vs C | view vs C+checks |'
+  const rule = '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|'
+  const ratio = (x) => (x === undefined ? '' : x.toFixed(2))
   const lines = results.map((r) => {
-    const vsC = r.vsC === undefined ? '' : `${r.vsC.toFixed(2)}`
-    return `| ${r.sizeMiB} MiB | ${r.method} | ${r.medianMs.toFixed(2)} | ${r.minMs.toFixed(2)}–${r.maxMs.toFixed(2)} | ${r.gbPerS.toFixed(2)} | ${r.vsPipe.toFixed(1)}× | ${vsC} |`
+    const view = r.medianViewMs === undefined ? '' : r.medianViewMs.toFixed(3)
+    return (
+      `| ${r.sizeMiB} MiB | ${r.method} | ${r.medianMs.toFixed(2)} | ${r.minMs.toFixed(2)}–${r.maxMs.toFixed(2)} | ${r.gbPerS.toFixed(2)} | ` +
+      `${r.vsPipe.toFixed(1)}× | ${ratio(r.vsC)} | ${view} | ${ratio(r.viewVsC)} | ${ratio(r.viewVsCChecks)} |`
+    )
   })
   return [header, rule, ...lines].join('\n')
 }
@@ -211,7 +228,7 @@ async function main() {
       if (only && !only.includes(method) && method !== 'pipe') continue
       const reason = m.unavailable?.(size)
       if (reason) notMeasured.push({ sizeMiB: size / MiB, method, reason })
-      else measured.push({ method, round: m.round, times: [] })
+      else measured.push({ method, round: m.round, times: [], viewTimes: [] })
     }
     // Round-robin, starting one method later each round, so that whatever drifts on the machine (and
     // whatever one method leaves behind for the next) falls on every method alike.
@@ -221,11 +238,23 @@ async function main() {
       for (let k = 0; k < measured.length; k++) {
         const cell = measured[(i + k) % measured.length]
         const t = await cell.round(size, data)
-        if (i >= WARMUP) cell.times.push(t)
+        if (i < WARMUP) continue
+        cell.times.push(typeof t === 'number' ? t : t.ms)
+        if (typeof t !== 'number') cell.viewTimes.push(t.viewMs)
       }
     }
-    for (const { method, times } of measured) {
-      results.push({ sizeMiB: size / MiB, method, rounds, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times) })
+    for (const { method, times, viewTimes } of measured) {
+      const view = viewTimes.length ? { medianViewMs: median(viewTimes), viewTimesMs: viewTimes } : {}
+      results.push({
+        sizeMiB: size / MiB,
+        method,
+        rounds,
+        medianMs: median(times),
+        minMs: Math.min(...times),
+        maxMs: Math.max(...times),
+        timesMs: times,
+        ...view,
+      })
     }
   }
   progress.done()
@@ -239,6 +268,9 @@ async function main() {
     r.gbPerS = (r.sizeMiB * MiB) / (r.medianMs / 1000) / 1e9
     const c = results.find((p) => p.sizeMiB === r.sizeMiB && p.method === C_OF[r.method])
     if (c) r.vsC = r.medianMs / c.medianMs
+    if (c && r.medianViewMs !== undefined) r.viewVsC = r.medianViewMs / c.medianViewMs
+    const cChecks = results.find((p) => p.sizeMiB === r.sizeMiB && p.method === C_CHECKS_OF[r.method])
+    if (cChecks && r.medianViewMs !== undefined) r.viewVsCChecks = r.medianViewMs / cChecks.medianViewMs
   }
   console.log(table(results))
   const total = (now() - started) / 1000
@@ -246,7 +278,11 @@ async function main() {
   console.log(
     `\n${results.length} cells, medians of ${PLAN.map((p) => p.rounds).join('/')} rounds after ${WARMUP} warm-up rounds; ${total.toFixed(1)} s; node ${process.version}`,
   )
-  console.log(`${environment}. "vs C": memseal median / C median with the same pages (1.00 = the kernel's own cost).`)
+  console.log(
+    `${environment}. "vs C": memseal median / C median with the same pages (1.00 = the kernel's own cost); "time to view": from the ` +
+      `producer's seal to the consumer holding the read-only mapping, before it reads (memfd methods); "view vs C+checks": against C ` +
+      `making the same checks as memseal's receive().`,
+  )
   for (const n of notMeasured) console.log(`not measured: ${n.sizeMiB} MiB ${n.method}: ${n.reason}`)
   const out = join(__dirname, 'out')
   mkdirSync(out, { recursive: true })

@@ -9,11 +9,21 @@
  * Prints progress on stderr, the table of medians (ns per operation) and ratios memseal / C on stdout, and
  * writes the same as JSON to bench/out/results.json.
  *
- *   node bench/run.js [--rounds N] [--only id,id] [--strace] [--c-threads N]
+ * In the same rounds it times the Node-API floor: an empty call into the addon (its `noop` export, there
+ * for this only), and it counts, once per scenario in a child process, the addon calls an operation makes.
+ * The table then splits each scenario's cost above C into the floor those calls pay and the rest.
+ *
+ *   node bench/run.js [--rounds N] [--only id,id] [--strace] [--c-threads N] [--no-handoff] [--reserve-hugepages]
+ *
+ * Then it runs the hand-off benchmark (bench/handoff.js, at least --rounds rounds per size): the whole
+ * hand-off against a pipe, a worker, /dev/shm and C, and the time to a readable view against C.
+ * --reserve-hugepages is passed on to it (as root: the hugetlb pool is raised for that run, then restored).
  *
  * --strace runs each side once more under `strace -f -c` and lists the system calls per operation that
- * memseal makes beyond the C baseline. --c-threads N starts N idle threads in each C baseline: Node is
- * always multi-threaded, and the kernel is slower for some calls in multi-threaded processes.
+ * memseal makes beyond the C baseline. --c-threads N starts N idle threads in each C baseline (default 1):
+ * Node is always multi-threaded, and the kernel takes slower paths for some calls in multi-threaded
+ * processes (the fd lookup takes a reference), so C with one idle thread is the fair floor; 0 shows the
+ * single-threaded figures.
  */
 const { execFileSync, spawnSync } = require('node:child_process')
 const { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } = require('node:fs')
@@ -27,15 +37,19 @@ const OUT_DIR = join(__dirname, 'out')
 const SCENARIO_DIR = join(__dirname, 'scenarios')
 
 function parseArgs(argv) {
-  const args = { rounds: 9, only: null, strace: false, cThreads: 0 }
+  const args = { rounds: 9, only: null, strace: false, cThreads: 1, handoff: true, reserveHugepages: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--rounds') args.rounds = Number(argv[++i])
     else if (a === '--only') args.only = argv[++i].split(',')
     else if (a === '--strace') args.strace = true
     else if (a === '--c-threads') args.cThreads = Number(argv[++i])
+    else if (a === '--no-handoff') args.handoff = false
+    else if (a === '--reserve-hugepages') args.reserveHugepages = true
     else {
-      process.stderr.write(`unknown argument ${a}\nusage: node bench/run.js [--rounds N] [--only id,id] [--strace] [--c-threads N]\n`)
+      process.stderr.write(
+        `unknown argument ${a}\nusage: node bench/run.js [--rounds N] [--only id,id] [--strace] [--c-threads N] [--no-handoff] [--reserve-hugepages]\n`,
+      )
       process.exit(2)
     }
   }
@@ -80,6 +94,28 @@ function runJs(s, iterations, warmup) {
   return JSON.parse(r.stdout)
 }
 
+/** Node-API calls per operation of a scenario, counted in a child process (the wrappers would slow this one). */
+function countCalls(s) {
+  const n = Math.max(1, Math.min(s.iterations, 200))
+  const r = spawnSync(process.execPath, [join(SCENARIO_DIR, 'child.js'), s.file, String(n), '0'], {
+    encoding: 'utf8',
+    env: { ...process.env, MEMSEAL_BENCH_COUNT_CALLS: '1' },
+  })
+  if (r.status !== 0) throw new Error(`${s.id}: counting child exited ${r.status ?? r.signal}: ${r.stderr.trim()}`)
+  return JSON.parse(r.stdout).nativeCalls / n
+}
+
+/** The Node-API floor: ns per empty call into the addon, timed in this process like the scenarios. */
+const FLOOR_ITERATIONS = 2_000_000
+function measureFloor() {
+  const { native } = require(join(ROOT, 'dist', 'native'))
+  const noop = native.noop
+  for (let i = 0; i < FLOOR_ITERATIONS / 10; i++) noop()
+  const t0 = process.hrtime.bigint()
+  for (let i = 0; i < FLOOR_ITERATIONS; i++) noop()
+  return Number(process.hrtime.bigint() - t0) / FLOOR_ITERATIONS
+}
+
 function median(values) {
   const v = [...values].sort((a, b) => a - b)
   const mid = v.length >> 1
@@ -88,10 +124,11 @@ function median(values) {
 
 const fmt = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e4 ? `${(ns / 1e3).toFixed(1)} µs` : `${ns.toFixed(0)} ns`)
 
-function measureScenario(s, rounds, index, count) {
+function measureScenario(s, rounds, index, count, floorSamples) {
   const iterations = s.iterations
   const warmup = s.warmup ?? Math.ceil(iterations / 10)
   const samples = { c: [], memseal: [], cCpu: [], memsealCpu: [] }
+  const nativeCalls = countCalls(s)
   s.setup?.()
   try {
     for (let round = 0; round <= rounds; round++) {
@@ -106,6 +143,7 @@ function measureScenario(s, rounds, index, count) {
       const label = round === 0 ? 'warm-up' : `round ${round}/${rounds}`
       log(`[${index}/${count}] ${s.id} ${label}: C ${fmt(got.c.ns)}, memseal ${fmt(got.memseal.ns)}`)
       if (round === 0) continue
+      floorSamples.push(measureFloor()) // the floor, in every round of every scenario: it drifts with them
       samples.c.push(got.c.ns)
       samples.memseal.push(got.memseal.ns)
       samples.cCpu.push(got.c.cpuNs)
@@ -128,6 +166,8 @@ function measureScenario(s, rounds, index, count) {
     memseal: { medianNs: memseal, medianCpuNs: memsealCpu, samplesNs: samples.memseal, samplesCpuNs: samples.memsealCpu },
     ratio,
     cpuRatio: memsealCpu / cCpu,
+    aboveCNs: memseal - c,
+    nativeCalls,
     target: s.target ?? null,
     met: s.target ? ratio <= s.target : null,
   }
@@ -215,6 +255,11 @@ function straceScenario(s) {
   return { id: s.id, iterations: n, c, memseal, extra, note: s.straceNote ?? null }
 }
 
+/** The 1, 5 and 15 minute load averages, as uptime(1) shows them. */
+function loadAverages() {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number)
+}
+
 function machine() {
   let ccVersion = ''
   try {
@@ -225,14 +270,18 @@ function machine() {
   return { kernel: release(), cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, node: process.version, cc: ccVersion }
 }
 
-function printTable(rows) {
-  const head = ['scenario', 'C ns/op', 'memseal ns/op', 'memseal/C', 'target', 'CPU ns/op C', 'memseal', 'CPU ratio']
+function printTable(rows, floorNs) {
+  const head = ['scenario', 'C ns/op', 'memseal ns/op', 'memseal/C', 'target', 'above C', 'calls', 'floor', 'rest', 'CPU ns/op C', 'memseal', 'CPU ratio']
   const body = rows.map((r) => [
     r.id,
     r.c.medianNs.toFixed(0),
     r.memseal.medianNs.toFixed(0),
     r.ratio.toFixed(2),
     r.target ? `≤ ${r.target} ${r.met ? 'ok' : 'MISSED'}` : '',
+    r.aboveCNs.toFixed(0),
+    r.nativeCalls.toFixed(r.nativeCalls % 1 ? 2 : 0),
+    (r.nativeCalls * floorNs).toFixed(0),
+    (r.aboveCNs - r.nativeCalls * floorNs).toFixed(0),
     r.c.medianCpuNs.toFixed(0),
     r.memseal.medianCpuNs.toFixed(0),
     r.cpuRatio.toFixed(2),
@@ -240,6 +289,10 @@ function printTable(rows) {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
   process.stdout.write(`${line(head)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${body.map(line).join('\n')}\n`)
+  process.stdout.write(
+    `\nNode-API floor: ${floorNs.toFixed(1)} ns per empty call (median). "above C": memseal − C per operation; "calls": ` +
+      `addon calls per operation; "floor": calls × floor; "rest": above C − floor (memseal's own code, node:fs, V8).\n`,
+  )
 }
 
 function printSuite(suite) {
@@ -277,6 +330,7 @@ function printStrace(list) {
 function main() {
   const args = parseArgs(process.argv.slice(2))
   const started = process.hrtime.bigint()
+  const loadAtStart = loadAverages()
   if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
     log('dist/ is missing: run `npm run build` (and build the addon) first')
     process.exit(1)
@@ -287,7 +341,9 @@ function main() {
   const scenarios = loadScenarios(args.only)
   const paired = scenarios.filter((s) => !s.suite)
   const rows = []
-  paired.forEach((s, i) => rows.push(measureScenario(s, args.rounds, i + 1, paired.length)))
+  const floorSamples = []
+  paired.forEach((s, i) => rows.push(measureScenario(s, args.rounds, i + 1, paired.length, floorSamples)))
+  const floorNs = median(floorSamples.length ? floorSamples : [measureFloor()])
   const suiteScenario = scenarios.find((s) => s.suite)
   const suite = suiteScenario ? measureSuite(suiteScenario) : null
   const strace = []
@@ -297,19 +353,31 @@ function main() {
       strace.push(straceScenario(s))
     }
   }
-  const elapsedS = Number(process.hrtime.bigint() - started) / 1e9
-  printTable(rows)
+  process.stdout.write(`load averages at the start: ${loadAtStart.join(', ')}; C baselines with ${args.cThreads} idle thread(s)\n\n`)
+  printTable(rows, floorNs)
   printSuite(suite)
   printStrace(strace)
+  let handoff = null
+  if (args.handoff && !args.only) {
+    // The hand-off table, in the same run; its own JSON goes to bench/out/handoff.json.
+    process.stdout.write('\nhand-off (bench/handoff.js):\n')
+    const argv = [join(__dirname, 'handoff.js'), '--rounds', String(Math.max(9, args.rounds)), ...(args.reserveHugepages ? ['--reserve-hugepages'] : [])]
+    const r = spawnSync(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit'] })
+    handoff = r.status === 0 ? 'bench/out/handoff.json' : `failed: exit ${r.status ?? r.signal}`
+  }
+  const elapsedS = Number(process.hrtime.bigint() - started) / 1e9
   const results = {
     date: new Date().toISOString(),
     machine: machine(),
     rounds: args.rounds,
     cThreads: args.cThreads,
+    load: { start: loadAtStart, end: loadAverages() },
+    nodeApiFloorNs: floorNs,
     elapsedS,
     scenarios: rows,
     conformance: suite,
     strace,
+    handoff,
   }
   const out = join(OUT_DIR, 'results.json')
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)

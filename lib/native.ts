@@ -221,7 +221,7 @@ export interface Native extends MsealScenarioSurface {
   memfdCreate(name: string | Buffer | null | number, flags: number): number
   fcntl(fd: number, cmd: number, arg?: Len): number
   /** fcntl(fd, F_GET_SEALS): the seal bits or -errno (the hot path of Memfd#sealBits). */
-  getSeals(fd: number): number
+  getSeals(this: void, fd: number): number
   fallocate(fd: number, mode: number, offset: number, length: number): number
   close(fd: number): number
   /** fstat(2) into out: [st_dev, st_ino, st_size, st_mode]; 0 or -errno. For hot paths (no fs.Stats). */

@@ -125,6 +125,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCanary(env, exports);
   InitMsealScenarios(env, exports);
   InitSteps(env, exports);
+  InitFloor(env, exports);
   return exports;
 }
 

@@ -17,6 +17,8 @@ void InitCanary(Napi::Env env, Napi::Object exports);     // canary.cc: calls th
 void InitMsealScenarios(Napi::Env env, Napi::Object exports);
 // steps.cc: seal steps on this thread or in a single-threaded forked child
 void InitSteps(Napi::Env env, Napi::Object exports);
+// floor.cc: noop(), the empty Node-API call the benchmarks measure as the floor of every native call
+void InitFloor(Napi::Env env, Napi::Object exports);
 
 // fdpass.cc: takes fd from the descriptors a poller holds (received, not yet handed out); false if it
 // holds no such descriptor. Lets memfd.cc adopt a received descriptor in one step.

@@ -197,7 +197,7 @@ napi_value GetSeals(napi_env env, napi_callback_info cbinfo) {
     napi_throw_type_error(env, nullptr, "argument 0 must be a 32-bit integer");
     return nullptr;
   }
-  long r = SysFcntl(static_cast<int>(static_cast<int64_t>(d)), F_GET_SEALS, 0);
+  long r = SysGetSeals(static_cast<int>(static_cast<int64_t>(d)));
   return napi_create_int32(env, static_cast<int32_t>(r), &out) == napi_ok ? out : nullptr;
 }
 

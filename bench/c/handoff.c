@@ -6,18 +6,23 @@
  * pages, or MFD_HUGETLB with "hugetlb"), fills it through a writable mapping and unmaps it (not timed);
  * then, timed: F_ADD_SEALS shrink|grow|write|seal, sendmsg with the size and the fd (SCM_RIGHTS); the
  * child receives it close-on-exec, checks it (regular file, announced size, not executable, seals shrink
- * and write present), maps it read-only, reads every byte (the doubles of bench/handoff/data.js, summed
- * with four accumulators, as the JavaScript reader does) and answers the sum; the round ends when the
- * parent has read the answer. The child unmaps after answering, as the JavaScript child does.
+ * and write present), maps it read-only — the moment it holds a readable view, which it notes on
+ * CLOCK_MONOTONIC, the clock of every process on the machine — reads every byte (the doubles of
+ * bench/handoff/data.js, summed with four accumulators, as the JavaScript reader does) and answers the sum
+ * and that moment; the round ends when the parent has read the answer. The child unmaps after answering,
+ * as the JavaScript child does. With "memseal-checks" (after the page kind) the child also makes the
+ * calls memseal's receive() makes by design, beyond these: F_GETFL (an O_PATH descriptor is refused),
+ * readlink of /proc/self/fd/N (the name must be "memfd:…"), fstatfs (hugetlbfs is mapped in whole huge
+ * pages) and the fstat of the identity check before mapping and closing.
  *
  * With "floor" instead of "hugetlb" there is no hand-off at all: one process maps a filled memfd once,
  * touches it, and each round only reads every byte of the already-mapped pages, XOR-ing 64-bit words (a
  * reduction the compiler vectorises, unlike the floating-point sum). That is the most any consumer that
  * reads every byte can get on one core of this machine: its memory bandwidth, with no page faults.
  *
- * Usage: handoff <size in bytes> <rounds> <warm-up rounds> [hugetlb | floor]
- * Output: one line per timed round, "<milliseconds>"; exit 2 with the failing call on any error, 3 on
- * a wrong sum.
+ * Usage: handoff <size in bytes> <rounds> <warm-up rounds> [shmem | hugetlb | floor] [memseal-checks]
+ * Output: one line per timed round, "<milliseconds to the answer> <milliseconds to the readable view>"
+ * (the floor: "<milliseconds>"); exit 2 with the failing call on any error, 3 on a wrong sum.
  */
 #include "bench.h" /* first: it defines _GNU_SOURCE */
 
@@ -25,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 
 #ifndef MFD_NOEXEC_SEAL
@@ -87,7 +93,30 @@ static int receive_fd(int sock, uint64_t* size) {
   return fd;
 }
 
-static void child(int sock) {
+/* What the child answers: the sum of every byte it read, and when it held a readable view. */
+struct answer {
+  double sum;
+  uint64_t view_ns;
+};
+
+/* The calls memseal's receive() makes beyond the minimal checks: F_GETFL, readlink, fstatfs, fstat. */
+static void memseal_checks(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  CHECK(flags);
+  CHECK((flags & O_PATH) ? -1 : 0);
+  char path[64], link[256];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(path, link, sizeof link - 1);
+  CHECK(n);
+  link[n] = 0;
+  CHECK(strncmp(link, "/memfd:", 7) == 0 ? 0 : -1);
+  struct statfs fs;
+  CHECK(fstatfs(fd, &fs));
+  struct stat st;
+  CHECK(fstat(fd, &st));
+}
+
+static void child(int sock, int with_memseal_checks) {
   uint64_t size;
   int fd;
   while ((fd = receive_fd(sock, &size)) >= 0) {
@@ -98,12 +127,20 @@ static void child(int sock) {
     int ok = S_ISREG(st.st_mode) && (uint64_t)st.st_size == size && (st.st_mode & 0111) == 0 &&
              (seals & F_SEAL_SHRINK) && (seals & F_SEAL_WRITE);
     CHECK(ok ? 0 : -1);
+    if (with_memseal_checks) memseal_checks(fd);
     const double* w = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
     CHECK(w == MAP_FAILED ? -1 : 0);
-    double sum = sum_words(w, size / sizeof(double));
-    CHECK(write(sock, &sum, sizeof sum) == (ssize_t)sizeof sum ? 0 : -1);
+    struct answer a = {0, clock_ns(CLOCK_MONOTONIC)};
+    if (with_memseal_checks) {
+      struct statfs fs;
+      CHECK(fstatfs(fd, &fs));
+      CHECK(fstat(fd, &st));
+      CHECK(close(fd));
+    }
+    a.sum = sum_words(w, size / sizeof(double));
+    CHECK(write(sock, &a, sizeof a) == (ssize_t)sizeof a ? 0 : -1);
     CHECK(munmap((void*)w, size));
-    CHECK(close(fd));
+    if (!with_memseal_checks) CHECK(close(fd));
   }
   exit(0);
 }
@@ -128,12 +165,13 @@ static int read_floor(uint64_t size, long rounds, long warmup) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    fprintf(stderr, "usage: %s <size in bytes> <rounds> <warm-up rounds> [hugetlb | floor]\n", argv[0]);
+    fprintf(stderr, "usage: %s <size in bytes> <rounds> <warm-up rounds> [shmem | hugetlb | floor] [memseal-checks]\n", argv[0]);
     return 64;
   }
   uint64_t size = strtoull(argv[1], NULL, 10);
   long rounds = strtol(argv[2], NULL, 10), warmup = strtol(argv[3], NULL, 10);
   int hugetlb = argc > 4 && strcmp(argv[4], "hugetlb") == 0;
+  int with_memseal_checks = argc > 5 && strcmp(argv[5], "memseal-checks") == 0;
   if (size == 0 || size % sizeof(double) != 0 || rounds < 1 || warmup < 0) {
     fprintf(stderr, "size must be a positive multiple of 8, rounds positive\n");
     return 64;
@@ -145,7 +183,7 @@ int main(int argc, char** argv) {
   CHECK(pid);
   if (pid == 0) {
     close(socks[0]);
-    child(socks[1]);
+    child(socks[1], with_memseal_checks);
   }
   close(socks[1]);
 
@@ -161,16 +199,16 @@ int main(int argc, char** argv) {
     uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
     CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL));
     send_fd(socks[0], fd, size);
-    double answer;
+    struct answer answer;
     CHECK(read(socks[0], &answer, sizeof answer) == (ssize_t)sizeof answer ? 0 : -1);
     uint64_t t1 = clock_ns(CLOCK_MONOTONIC);
 
     CHECK(close(fd));
-    if (answer != expected) {
-      fprintf(stderr, "the child summed %.0f, expected %.0f\n", answer, expected);
+    if (answer.sum != expected) {
+      fprintf(stderr, "the child summed %.0f, expected %.0f\n", answer.sum, expected);
       return 3;
     }
-    if (r >= warmup) printf("%.4f\n", (double)(t1 - t0) / 1e6);
+    if (r >= warmup) printf("%.4f %.4f\n", (double)(t1 - t0) / 1e6, (double)(answer.view_ns - t0) / 1e6);
   }
   close(socks[0]);
   int status;

@@ -22,12 +22,22 @@ function prepare() {
   }
 }
 
-/** The timed rounds of one size, in milliseconds (the program checks every sum itself). */
-// `mode`: undefined (4 KiB shmem pages), 'hugetlb', or 'floor' (no hand-off: reads of mapped pages only).
-function run(size, rounds, warmup, mode) {
-  const args = [String(size), String(rounds), String(warmup), ...(mode ? [mode] : [])]
+/**
+ * The timed rounds of one size (the program checks every sum itself): milliseconds for the floor, else
+ * { ms, viewMs }, the whole hand-off and the time from the seal to the child holding its view.
+ * `mode`: undefined or 'shmem' (4 KiB shmem pages), 'hugetlb', or 'floor' (no hand-off: reads of mapped
+ * pages only); `memsealChecks`: the child also makes the calls memseal's receive() makes by design.
+ */
+function run(size, rounds, warmup, mode, memsealChecks = false) {
+  const args = [String(size), String(rounds), String(warmup), mode ?? 'shmem', ...(memsealChecks ? ['memseal-checks'] : [])]
   const out = execFileSync(BINARY, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-  return out.trim().split('\n').map(Number)
+  return out
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [ms, viewMs] = line.split(' ').map(Number)
+      return viewMs === undefined ? ms : { ms, viewMs }
+    })
 }
 
 module.exports = { prepare, run }

@@ -1,6 +1,7 @@
 'use strict'
 // The receiving process. The parent drives it over the IPC channel; the data itself comes over:
-//   memseal  a sealed memfd received on fd 3 (a socketpair end), verified, mapped read-only
+//   memseal  a sealed memfd received on fd 3 (a socketpair end), verified, mapped read-only; the answer
+//            also says when the view was in hand (process.hrtime: the monotonic clock)
 //   pipe     the child's stdin (a Node 'pipe' stdio, which libuv makes an AF_UNIX socketpair)
 //   devshm   a file in /dev/shm, named in the IPC message, read into a buffer
 // After reading every byte it answers { sum }.
@@ -20,7 +21,9 @@ async function memseal() {
   channel ??= FdChannel.adopt(3)
   for (;;) {
     const { mapping } = await receiveShared(channel, { maxSize: 1 << 30 })
-    process.send({ sum: sum(mapping.buffer) })
+    const buffer = mapping.buffer
+    const viewNs = Number(process.hrtime.bigint()) // a readable view in hand, nothing read yet
+    process.send({ sum: sum(buffer), viewNs })
     mapping.unmap() // clean-up after the answer, as the other methods keep their buffer
   }
 }

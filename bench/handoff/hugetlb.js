@@ -24,12 +24,13 @@ function hugePageSize() {
 }
 
 /**
- * Pages the benchmark needs for `largest` bytes: two memfds' worth, because the child unmaps a round's
- * mapping only after it has answered, so the next round's memfd may be created while it still holds the
- * previous one's pages.
+ * Pages the benchmark needs for `largest` bytes: three memfds' worth, because the child unmaps a round's
+ * mapping only after it has answered, so the next round's memfd (memseal's, or the C baseline's in its
+ * own process) may be created while it still holds the previous one's pages, and the C program's own
+ * consumer may still hold its last one as the next C row starts.
  */
 function pagesNeeded(largest, pageSize) {
-  return 2 * Math.ceil(largest / pageSize)
+  return 3 * Math.ceil(largest / pageSize)
 }
 
 /**

@@ -10,6 +10,7 @@ module.exports = {
   title: 'scenario 2, C baseline with the same fstat and fstatfs calls',
   c: 'sealed_buffer',
   cArgs: ['fstat'],
+  target: 1.2,
   iterations: 4000,
   measure(iterations, warmup) {
     return timePerOp(once, iterations, warmup)
