@@ -21,12 +21,12 @@ interface Snapshot {
 }
 
 // 100,000 create → write → map → seal → unmap → close cycles, 100,000 mappings dropped to the garbage
-// collector, then the limits of issue 15 over and over (windows of mappings over 4 GiB, ranges past EOF and
+// collector, then the library's limits over and over (windows of mappings over 4 GiB, ranges past EOF and
 // resizes under views refused, reused descriptors refused, 100,000 mappings dropped in a loop that never
 // yields, twice, worker threads terminated mid-work): after every phase fds, mappings and finalizer
 // bookkeeping are back to their start, and RSS grows by less than 10 MB.
 test(
-  'leak soak: 100,000 cycles, 100,000 dropped mappings, the limits of issue 15',
+  'leak soak: 100,000 cycles, 100,000 dropped mappings, the library limits',
   () => {
     const r = spawnSync(process.execPath, ['--expose-gc', join(ROOT, 'scripts', 'soak.js'), '100000'], { encoding: 'utf8', timeout: 300_000 * SLOW })
     expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null })
