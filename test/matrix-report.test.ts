@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { earlyCrash } from '../lib/matrix/machine'
 import { absenceOf, analyse, envValue } from '../lib/matrix/model'
 import { splitInput } from '../lib/matrix/merge'
 import { renderTerminal } from '../lib/matrix/terminal'
@@ -238,5 +239,31 @@ describe('memseal report merge', () => {
     const res = memseal(args)
     expect(res.status).toBe(2)
     expect(res.stderr).toMatch(message)
+  })
+
+  test('a kernel that booted on a second attempt says so, with the first crash; the verdict is still the run', () => {
+    const m = fixture()
+    m.kernels[1] = { ...m.kernels[1]!, bootRetry: 'Oops: int3: 0000 [#2] PREEMPT SMP NOPTI' }
+    const out = renderTerminal(m, {})
+    expect(out).toContain('Booted on a second attempt (the first crashed before /init, under emulation):\n  6.1: Oops: int3: 0000 [#2] PREEMPT SMP NOPTI\n')
+    expect(renderTerminal(fixture(), {})).not.toContain('second attempt') // control: no retry, no line
+  })
+})
+
+describe('an early crash on a guest console', () => {
+  // The end of a real console of Debian's 6.12 under qemu TCG that died before /init.
+  const console =
+    '[    1.523654] Modules linked in:\n[    1.524020] RIP: 0010:sched_clock_cpu+0x9/0x1d0\n' +
+    '[    1.524064] Oops: int3: 0000 [#2] PREEMPT SMP NOPTI\n[    1.524210] Kernel panic - not syncing: Fatal exception in interrupt\n'
+  test('is the first crash line, without its timestamp', () => {
+    expect(earlyCrash(console)).toBe('Oops: int3: 0000 [#2] PREEMPT SMP NOPTI')
+    expect(earlyCrash('[    0.1] BUG: kernel NULL pointer dereference, address: 0000000000000000\n')).toBe(
+      'BUG: kernel NULL pointer dereference, address: 0000000000000000',
+    )
+  })
+  test('control: a console without a crash (a slow boot, a KVM error) is not one', () => {
+    expect(earlyCrash('[    0.000000] Linux version 6.12.118\n[    2.1] Run /init as init process\n')).toBeNull()
+    expect(earlyCrash('')).toBeNull()
+    expect(earlyCrash('[    0.3] x86/cpu: CONFIG_DEBUG_BUGVERBOSE is set\n')).toBeNull()
   })
 })

@@ -169,7 +169,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
 /** One column from a kernel's outcome. */
 function outcomeRun(o: KernelOutcome, timeoutMs: number): KernelRun {
   if (!o.kernel || !o.boot || !o.accel) return runFromSetupError(o.spec, o.label, o.setupError ?? new Error('not booted'), 0)
-  return runFromBoot(
+  const run = runFromBoot(
     {
       spec: o.spec,
       label: o.label,
@@ -184,6 +184,7 @@ function outcomeRun(o: KernelOutcome, timeoutMs: number): KernelRun {
     },
     o.boot,
   )
+  return o.bootRetry ? { ...run, bootRetry: o.bootRetry } : run
 }
 
 /** Whether the matrix is clean: every kernel reported and nothing diverges or is broken (or known, strict). */

@@ -46,6 +46,8 @@ export interface KernelOutcome {
   accel: Accel | null
   /** Why the accelerator failed, when it did (qemu's own words and the advice). */
   accelError: string | null
+  /** When the kernel crashed before /init and was booted once more: the first attempt's crash, in one line. */
+  bootRetry?: string | null
 }
 
 /** Column names must differ; a repeated one gets its position appended. */
@@ -131,7 +133,7 @@ export async function runOnKernels(o: MachineOptions): Promise<{ outcomes: Kerne
   return { outcomes, chooser, labels }
 }
 
-/** Boots a kernel with the acceleration the chooser plans, retrying under TCG if KVM fails. */
+/** Boots a kernel with the acceleration the chooser plans (KVM falling back to TCG), once more if it crashed early. */
 async function bootOne(
   kernel: Prepared,
   job: GuestJob,
@@ -139,10 +141,44 @@ async function bootOne(
   o: MachineOptions,
   workDir: string,
   say: (m: string) => void,
+): Promise<{ boot: BootResult; accel: Accel; accelError: string | null; bootRetry: string | null }> {
+  const first = await bootWithPlan(kernel, job, chooser, o, workDir, say)
+  const crash = first.boot.initMs === null ? earlyCrash(first.boot.console) : null
+  if (crash === null) return { ...first, bootRetry: null }
+  // Under emulation an early boot can die of the emulator rather than the kernel (qemu's multi-threaded TCG
+  // and the kernel patching its own text while another vCPU runs it: an "Oops: int3" in a static key, seen
+  // here about once in fifty boots). A kernel that crashes before /init is booted once more, under the same
+  // acceleration; a kernel that really cannot boot crashes again and is reported so. A retry that boots is
+  // recorded in the report, never hidden.
+  if (first.boot.outDir) rmSync(first.boot.outDir, { recursive: true, force: true })
+  say(`crashed before /init (${crash}); booting once more under ${first.accel.toUpperCase()}`)
+  const second = await bootWithPlan(kernel, job, chooser, o, workDir, say, [first.accel])
+  return { ...second, bootRetry: second.boot.initMs !== null ? crash : null }
+}
+
+/** The first line of a kernel crash on a console (an oops, a BUG, a panic), or null when there is none. */
+export function earlyCrash(console: string): string | null {
+  const line = console.split('\n').find((l) => /\b(Oops:|BUG:|Kernel panic|general protection fault)/.test(l))
+  return line === undefined
+    ? null
+    : line
+        .replace(/^\[\s*[\d.]+\]\s*/, '')
+        .replace(/\r/g, '')
+        .trim()
+}
+
+async function bootWithPlan(
+  kernel: Prepared,
+  job: GuestJob,
+  chooser: AccelChooser,
+  o: MachineOptions,
+  workDir: string,
+  say: (m: string) => void,
+  only?: Accel[],
 ): Promise<{ boot: BootResult; accel: Accel; accelError: string | null }> {
   // A foreign-architecture guest is emulated whatever the host's KVM can do, and says nothing about it.
   const native = isNativeArch(kernel.arch)
-  const plan: Accel[] = native ? chooser.plan() : ['tcg']
+  const plan: Accel[] = only ?? (native ? chooser.plan() : ['tcg'])
   let accelError: string | null = null
   for (const [n, accel] of plan.entries()) {
     say(`booting ${kernel.release ?? kernel.image} under ${accel.toUpperCase()}${native ? '' : ` (${kernel.arch} emulated)`}`)

@@ -110,6 +110,13 @@ export function renderTerminal(m: MatrixReport, options: TerminalOptions = {}, a
     out.push('')
   }
 
+  const retried = m.kernels.filter((k) => k.bootRetry)
+  if (retried.length > 0) {
+    out.push(paint('1', 'Booted on a second attempt (the first crashed before /init, under emulation):'))
+    for (const k of retried) out.push(`  ${k.label}: ${k.bootRetry}`)
+    out.push('')
+  }
+
   for (const [path, format] of options.wrote ?? []) out.push(`wrote ${path} (${format})`)
   const v = analysis.verdict
   out.push(paint(v.passed ? '32;1' : '31;1', `verdict: ${v.text}`))

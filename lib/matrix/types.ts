@@ -94,6 +94,8 @@ export interface KernelRun {
   error: string | null
   /** The last lines of the guest console (and of the guest command's stderr) when the run failed. */
   consoleTail: string | null
+  /** Set when the kernel crashed before /init and booted on a second attempt: the first crash, in one line. */
+  bootRetry?: string
   environment: Record<string, unknown> | null
   report: GuestReport | null
   /** The file this column came from, in a merged report. */
