@@ -17,7 +17,8 @@ import { kvmAdvice } from '../lib/matrix/accel'
 import { bootFailure } from '../lib/matrix/collect'
 import { qemuComplaint } from '../lib/matrix/machine'
 import { boot } from '../lib/matrix/qemu'
-import { parseRunArgs, runExitStatus, runJob, type RunResult, RunUsageError } from '../lib/matrix/run-main'
+import { UsageError } from '../lib/cli/usage'
+import { parseRunArgs, runExitStatus, runJob, type RunResult } from '../lib/matrix/run-main'
 import { dependencyDirs, sharesFor, visibleThroughRoot } from '../lib/matrix/shares'
 import { ROOT } from './helpers'
 
@@ -49,7 +50,7 @@ describe('memseal run arguments', () => {
     ${['--kernel', 'arm64:6.1', '--', 'true']}      | ${/this machine's architecture only/}
     ${['--kernel', '6.1', '--frob', '--', 'true']}  | ${/unknown option/}
   `('$argv is refused', ({ argv, message }) => {
-    expect(() => parseRunArgs(argv)).toThrow(RunUsageError)
+    expect(() => parseRunArgs(argv)).toThrow(UsageError)
     expect(() => parseRunArgs(argv)).toThrow(message)
   })
 

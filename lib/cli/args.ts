@@ -30,6 +30,12 @@ export function optionNames(specs: OptionSpecs): string[] {
   return Object.entries(specs).flatMap(([name, spec]) => (spec.alias ? [name, spec.alias] : [name]))
 }
 
+/** `--name=value` split into the option's name and its inline value; any other argument is a name alone. */
+export function splitOption(arg: string): { name: string; inline: string | undefined } {
+  const eq = arg.startsWith('--') ? arg.indexOf('=') : -1
+  return eq > 0 ? { name: arg.slice(0, eq), inline: arg.slice(eq + 1) } : { name: arg, inline: undefined }
+}
+
 /**
  * Parses `argv` (the arguments after the command's name) against `specs`. Throws a UsageError naming
  * `command` for an unknown option (with the nearest known one), a missing or unexpected value, a
@@ -57,9 +63,7 @@ export function parseOptions(argv: readonly string[], specs: OptionSpecs, comman
       positionals.push(arg)
       continue
     }
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1
-    const given = eq > 0 ? arg.slice(0, eq) : arg
-    const inline = eq > 0 ? arg.slice(eq + 1) : undefined
+    const { name: given, inline } = splitOption(arg)
     const name = byName.get(given)
     if (name === undefined) throw new UsageError(`unknown option ${given}${suggestion(given, optionNames(specs))}`, command, given)
     const spec = specs[name]!

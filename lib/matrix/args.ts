@@ -1,5 +1,6 @@
 /** The command line of `memseal matrix`. */
 import { type AccelRequest } from './accel'
+import { splitOption } from '../cli/args'
 import { UsageError } from '../cli/usage'
 
 export const USAGE = `Usage: memseal matrix [--kernel SPEC]... [--json FILE] [--markdown FILE] [--html FILE] [--ktap FILE]
@@ -77,9 +78,7 @@ export function parseArgs(argv: string[]): MatrixArgs {
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
-    const eq = arg.indexOf('=')
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined
+    const { name: flag, inline } = splitOption(arg)
     const value = (): string => {
       if (inline !== undefined) return inline
       const v = argv[++i]

@@ -148,25 +148,12 @@ export function listCache(cacheDir: string): CacheEntry[] {
       superseded: false,
     })
   }
-  if (existsSync(join(cacheDir, 'debs'))) {
-    entries.push({
-      kind: 'debs',
-      path: 'debs',
-      bytes: diskUse(join(cacheDir, 'debs')),
-      lastUsed: mtime(join(cacheDir, 'debs')),
-      what: 'userland packages',
-      superseded: false,
-    })
-  }
-  if (existsSync(join(cacheDir, 'runs'))) {
-    entries.push({
-      kind: 'runs',
-      path: 'runs',
-      bytes: diskUse(join(cacheDir, 'runs')),
-      lastUsed: mtime(join(cacheDir, 'runs')),
-      what: 'control shares of boots in progress',
-      superseded: false,
-    })
+  for (const [kind, what] of [
+    ['debs', 'userland packages'],
+    ['runs', 'control shares of boots in progress'],
+  ] as const) {
+    const dir = join(cacheDir, kind)
+    if (existsSync(dir)) entries.push({ kind, path: kind, bytes: diskUse(dir), lastUsed: mtime(dir), what, superseded: false })
   }
   for (const name of readdirSync(cacheDir).sort()) {
     if (MATRIX_DIRS.includes(name)) continue

@@ -17,6 +17,7 @@ import { stderrProgress } from './progress'
 import { sharesFor } from './shares'
 import { parseSpec, specArch, SpecError, specLabel } from './specs'
 import { type Accel, type RunStatus } from './types'
+import { splitOption } from '../cli/args'
 import { UsageError, usageErrorText } from '../cli/usage'
 
 export const RUN_USAGE = `Usage: memseal run --kernel SPEC [--kernel SPEC]... [options] -- CMD [ARG]...
@@ -57,8 +58,6 @@ export interface RunArgs {
   help: boolean
 }
 
-export class RunUsageError extends Error {}
-
 export function parseRunArgs(argv: string[]): RunArgs {
   const a: RunArgs = {
     kernels: [],
@@ -79,13 +78,11 @@ export function parseRunArgs(argv: string[]): RunArgs {
       a.command = argv.slice(i + 1)
       break
     }
-    const eq = arg.indexOf('=')
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined
+    const { name: flag, inline } = splitOption(arg)
     const value = (): string => {
       if (inline !== undefined) return inline
       const v = argv[++i]
-      if (v === undefined) throw new RunUsageError(`${flag} needs a value`)
+      if (v === undefined) throw new UsageError(`${flag} needs a value`)
       return v
     }
     switch (flag) {
@@ -102,7 +99,7 @@ export function parseRunArgs(argv: string[]): RunArgs {
       case '--env': {
         const v = value()
         const at = v.indexOf('=')
-        if (at <= 0) throw new RunUsageError(`--env needs NAME=VALUE, not "${v}"`)
+        if (at <= 0) throw new UsageError(`--env needs NAME=VALUE, not "${v}"`)
         a.env[v.slice(0, at)] = v.slice(at + 1)
         break
       }
@@ -111,13 +108,13 @@ export function parseRunArgs(argv: string[]): RunArgs {
         break
       case '--accel': {
         const v = value()
-        if (v !== 'auto' && v !== 'kvm' && v !== 'tcg') throw new RunUsageError(`--accel must be auto, kvm or tcg, not "${v}"`)
+        if (v !== 'auto' && v !== 'kvm' && v !== 'tcg') throw new UsageError(`--accel must be auto, kvm or tcg, not "${v}"`)
         a.accel = v
         break
       }
       case '--timeout': {
         const v = Number(value())
-        if (!Number.isFinite(v) || v <= 0) throw new RunUsageError('--timeout needs a positive number of seconds')
+        if (!Number.isFinite(v) || v <= 0) throw new UsageError('--timeout needs a positive number of seconds')
         a.timeoutMs = v * 1000
         break
       }
@@ -138,14 +135,14 @@ export function parseRunArgs(argv: string[]): RunArgs {
           i = argv.length
           break
         }
-        throw new RunUsageError(`unknown option "${arg}"`)
+        throw new UsageError(`unknown option "${arg}"`)
     }
   }
-  if (a.kernels.length === 0) throw new RunUsageError('name at least one --kernel')
-  if (a.command.length === 0) throw new RunUsageError('name the command to run after --')
+  if (a.kernels.length === 0) throw new UsageError('name at least one --kernel')
+  if (a.command.length === 0) throw new UsageError('name the command to run after --')
   for (const k of a.kernels) {
     const spec = parseSpec(k)
-    if (!isNativeArch(specArch(spec))) throw new RunUsageError(`memseal run boots kernels of this machine's architecture only, not ${k}`)
+    if (!isNativeArch(specArch(spec))) throw new UsageError(`memseal run boots kernels of this machine's architecture only, not ${k}`)
   }
   return a
 }
@@ -225,7 +222,7 @@ export async function runMain(argv: string[]): Promise<number> {
   try {
     args = parseRunArgs(argv)
   } catch (e) {
-    if (e instanceof RunUsageError || e instanceof SpecError) {
+    if (e instanceof UsageError || e instanceof SpecError) {
       process.stderr.write(usageErrorText(new UsageError(e.message, 'run')))
       return 2
     }
