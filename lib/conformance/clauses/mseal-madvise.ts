@@ -72,7 +72,7 @@ const DISCARDS: Advice[] = [
 function advise(ctx: Ctx, r: Region, a: Advice): Observation {
   const obs = ctx.try.madvise(r, 0, pg(ctx, 4), C[a.name])
   if (a.name !== 'MADV_FREE') return obs
-  ctx.mem.advise(r, 0, pg(ctx, 4), C.MADV_PAGEOUT)
+  ctx.mem.pageOut(r, 0, pg(ctx, 4))
   return { ...obs, byte: ctx.mem.byteAt(r, 0) }
 }
 

@@ -176,6 +176,22 @@ export class MemoryOps {
   }
 
   /**
+   * MADV_PAGEOUT that must succeed, repeated (a bounded number of times, 2 ms apart) until the range holds
+   * no resident page. It is best effort: pages MADV_FREE has just marked lazily freeable wait in a per-CPU
+   * batch until that CPU drains it, and a page not yet on its LRU list is skipped, so a worker that moved
+   * to another CPU between the two calls finds its pages not reclaimed (seen under load, one run in
+   * dozens). Pages that cannot be reclaimed (dirty anonymous memory without swap, never lazily freed)
+   * stay resident through every attempt, so what the caller reads afterwards is still the kernel's answer.
+   */
+  pageOut(r: Target, offset: number, length: number): void {
+    for (let attempt = 0; attempt < PAGEOUT_ATTEMPTS; attempt++) {
+      if (attempt > 0) Atomics.wait(PAUSE, 0, 0, 2)
+      this.advise(r, offset, length, C.MADV_PAGEOUT)
+      if (this.vma(r, offset)?.rssKb === 0) return
+    }
+  }
+
+  /**
    * Pins the pages of a range with a long-term GUP pin (an io_uring fixed buffer) that must succeed; the
    * pin is dropped when the clause ends, or earlier with unpin(). Returns the ring that holds it.
    */
@@ -398,6 +414,10 @@ export class MemoryOps {
     return {}
   }
 }
+
+const PAGEOUT_ATTEMPTS = 10
+/** Something to wait on: Atomics.wait is the one synchronous sleep JavaScript has. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4))
 
 /** The /proc/self/maps permission text a mapping with `prot` and `flags` shows: 'rw-s', 'r--p' … */
 export function permsText(prot: number, flags: number): string {
