@@ -13,7 +13,8 @@
         'native/canary.cc',
         'native/mseal_scenarios.cc',
         'native/steps.cc',
-        'native/floor.cc'
+        'native/floor.cc',
+        'native/window.cc'
       ],
       # node-addon-api without C++ exceptions: errors travel as -errno values and pending JS exceptions.
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: an exception node-addon-api cannot throw because the

@@ -7,6 +7,10 @@
 //   memseal          the producer filled a memfd in place; timed: seal + send the fd over a socketpair +
 //                    the child verifies (memfd, seals, size), maps read-only and reads every byte
 //   memseal hugetlb  the same with an MFD_HUGETLB memfd (2 MiB pages on x86-64): needs a hugetlb pool
+//   memseal window [hugetlb]  the same, the child receiving into one ReceiveWindow (made once, before
+//                    the rounds) instead of a new mapping per hand-off
+//   memseal window sync [hugetlb]  the same, received by a process that only consumes, blocked in
+//                    ReceiveWindow#receiveSync (bench/handoff/sync-child.js) instead of its event loop
 //   memseal+copy     the same as memseal, starting from a Buffer: share() copies it into a new memfd first
 //   pipe             write the Buffer to the child's stdin; the child collects and reads it
 //   worker           postMessage(Buffer) to a worker thread (structured clone: a copy); it reads it
@@ -81,8 +85,9 @@ const median = (xs) => {
 }
 
 // The child process and a promise for its next IPC answer.
-function startChild(channelEnd) {
-  const child = fork(join(__dirname, 'handoff', 'child.js'), [], { stdio: ['pipe', 'inherit', 'inherit', channelEnd, 'ipc'] })
+// A receiving process; channelEnds become its fds 3, 4, …
+function startChild(script, args, channelEnds) {
+  const child = fork(join(__dirname, 'handoff', script), args, { stdio: ['pipe', 'inherit', 'inherit', ...channelEnds, 'ipc'] })
   const answers = []
   const waiting = []
   child.on('message', (m) => (waiting.length ? waiting.shift()(m) : answers.push(m)))
@@ -99,27 +104,31 @@ function check(answer, size) {
 function methods(ctx) {
   // The timed rest of every memseal round: send the sealed memfd, wait for the child's answer, which says
   // when it held the mapping (before reading it).
-  const handOff = async (memfd, size, t0) => {
-    await sendShared(ctx.channel, memfd, { size })
-    const answer = await ctx.proc.next()
+  const handOff = async (memfd, size, t0, [channel, proc] = [ctx.channel, ctx.proc]) => {
+    await sendShared(channel, memfd, { size })
+    const answer = await proc.next()
     const t = now() - t0
     memfd.close()
     check(answer, size)
     return { ms: t, viewMs: answer.viewNs / 1e6 - t0 }
   }
-  const inPlace = (hugetlb) => async (size) => {
+  const inPlace = (hugetlb, receiver) => async (size) => {
     const memfd = Memfd.create('bench', { exec: false, size, ...(hugetlb ? { hugetlb: true } : {}) })
     const writable = memfd.map({ protection: 'rw' })
     fill(new Uint8Array(writable.buffer)) // the producer's own work, in place: not timed
     writable.unmap()
     const t0 = now()
-    return handOff(sealForSharing(memfd), size, t0)
+    return handOff(sealForSharing(memfd), size, t0, receiver)
   }
   const hugetlbUnavailable = (size) =>
     ctx.hugetlb.reason ?? (size % ctx.hugetlb.pageSize ? `${size / MiB} MiB is not a whole number of ${ctx.hugetlb.pageSize / MiB} MiB huge pages` : null)
   return {
     memseal: { round: inPlace(false) },
     'memseal hugetlb': { round: inPlace(true), unavailable: hugetlbUnavailable },
+    'memseal window': { round: inPlace(false, [ctx.windowChannel, ctx.proc]) },
+    'memseal window hugetlb': { round: inPlace(true, [ctx.windowChannel, ctx.proc]), unavailable: hugetlbUnavailable },
+    'memseal window sync': { round: inPlace(false, [ctx.syncChannel, ctx.syncProc]) },
+    'memseal window sync hugetlb': { round: inPlace(true, [ctx.syncChannel, ctx.syncProc]), unavailable: hugetlbUnavailable },
     'memseal+copy': {
       round: (size, data) => {
         const t0 = now()
@@ -181,8 +190,15 @@ function methods(ctx) {
 
 // What each memseal row is compared with in the "vs C" columns: the C rows with the same pages, bare and
 // with the checks memseal makes by design.
-const C_OF = { memseal: 'C memfd', 'memseal hugetlb': 'C memfd hugetlb' }
-const C_CHECKS_OF = { memseal: 'C memfd+checks', 'memseal hugetlb': 'C memfd hugetlb+checks' }
+// Each memseal row's C rows: the same pages (4 KiB shmem or huge pages), without and with memseal's checks.
+const C_OF = {}
+const C_CHECKS_OF = {}
+for (const method of ['memseal', 'memseal window', 'memseal window sync']) {
+  C_OF[method] = 'C memfd'
+  C_CHECKS_OF[method] = 'C memfd+checks'
+  C_OF[`${method} hugetlb`] = 'C memfd hugetlb'
+  C_CHECKS_OF[`${method} hugetlb`] = 'C memfd hugetlb+checks'
+}
 
 function hugetlbSetup() {
   const pageSize = hugePageSize()
@@ -211,13 +227,20 @@ async function main() {
   const hugetlb = hugetlbSetup()
   const cReason = cBaseline.prepare()
   const [mine, theirs] = FdChannel.socketpair()
-  const proc = startChild(theirs)
-  closeSync(theirs)
+  const [windowMine, windowTheirs] = FdChannel.socketpair()
+  const [syncMine, syncTheirs] = FdChannel.socketpair()
+  const windowCapacity = Math.max(...PLAN.map((p) => p.size))
+  const proc = startChild('child.js', [], [theirs, windowTheirs])
+  const syncProc = startChild('sync-child.js', [String(windowCapacity)], [syncTheirs])
+  for (const fd of [theirs, windowTheirs, syncTheirs]) closeSync(fd)
   const channel = FdChannel.adopt(mine)
-  proc.child.send({ mode: 'memseal' })
+  const windowChannel = FdChannel.adopt(windowMine)
+  const syncChannel = FdChannel.adopt(syncMine)
+  proc.child.send({ mode: 'memseal', windowCapacity })
   await proc.next()
+  await syncProc.next()
   const worker = new Worker(join(__dirname, 'handoff', 'worker.js'))
-  const run = methods({ channel, proc, worker, hugetlb, cReason })
+  const run = methods({ channel, windowChannel, syncChannel, proc, syncProc, worker, hugetlb, cReason })
   const results = []
   const notMeasured = []
   const started = now()
@@ -260,6 +283,8 @@ async function main() {
   progress.done()
   proc.child.send({ mode: 'exit' })
   channel.close()
+  windowChannel.close()
+  syncChannel.close() // the blocked receiver sees the channel end, and exits
   await worker.terminate()
 
   for (const r of results) {

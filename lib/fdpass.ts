@@ -53,6 +53,8 @@ export interface HeldMessage extends FdMessage {
 
 /** @internal FdChannel's receive() that leaves the descriptors held (see HeldMessage). */
 export const receiveHeld = Symbol('memseal.fdpass.receiveHeld')
+/** @internal FdChannel's receiveSync() that leaves the descriptors held (see HeldMessage). */
+export const receiveHeldSync = Symbol('memseal.fdpass.receiveHeldSync')
 
 /** @internal Closes the descriptors of a held message (a refused one). */
 export function discardHeld(message: HeldMessage): void {
@@ -63,6 +65,11 @@ export interface ReceiveMessageOptions {
   /** Gives up waiting when aborted: the promise rejects with an AbortError (see FdChannel#receive). */
   signal?: AbortSignal
   /** Gives up after this many milliseconds, as an abort (an AbortError whose cause is a TimeoutError). */
+  timeout?: number
+}
+
+export interface ReceiveSyncOptions {
+  /** Gives up after this many milliseconds: an AbortError whose cause is a TimeoutError (default: no limit). */
   timeout?: number
 }
 
@@ -275,6 +282,64 @@ export class FdChannel {
   /** @internal */
   [receiveHeld](options?: ReceiveMessageOptions): Promise<HeldMessage> {
     return this.#receive(options, true) as Promise<HeldMessage>
+  }
+
+  /**
+   * receive(), blocking this thread until the next message comes (as fs.readSync() does): for a consumer
+   * with nothing else to do meanwhile, a worker thread or a process that only consumes, it saves the
+   * event loop's wake-up and the promise's turn. Nothing else runs on this thread while it waits: no
+   * timer, no I/O callback (this channel's own queued sends are pushed out). `timeout` bounds the wait,
+   * as receive()'s does: an AbortError whose cause is a TimeoutError. Refused with ERR_MEMSEAL_BUSY while a
+   * receive() is pending on the channel (messages go to it first). Refusals are receive()'s, thrown.
+   */
+  receiveSync(options?: ReceiveSyncOptions): FdMessage {
+    return this.#receiveSync(options, false)
+  }
+
+  /** @internal */
+  [receiveHeldSync](options?: ReceiveSyncOptions): HeldMessage {
+    return this.#receiveSync(options, true) as HeldMessage
+  }
+
+  #receiveSync(options: ReceiveSyncOptions | undefined, hold: boolean): FdMessage {
+    const given = validateOptions<ReceiveSyncOptions>(options, 'options', ['timeout'])
+    const timeout = given.timeout === undefined ? undefined : validateInteger(given.timeout, 'options.timeout', 0, 0x7fffffff)
+    const next = this.#inbox.shift()
+    if (next) {
+      if ('message' in next) return this.#handOut(next.message, hold)
+      throw next.error
+    }
+    if (this.#fatal) throw this.#fatal
+    if (this.closed) throw channelClosed('receiveSync')
+    if (this.#waiters.length > 0) throw new MemsealError('ERR_MEMSEAL_BUSY', 'receiveSync: a receive() is pending on this channel (messages go to it first)')
+    // A waiter like receive()'s, settled synchronously by the same reading code.
+    let outcome: { message: FdMessage } | { error: Error } | undefined
+    const waiter: Waiter = { hold, resolve: (message) => (outcome = { message }), reject: (error) => (outcome = { error }) }
+    this.#waiters.push(waiter)
+    const deadline = timeout === undefined ? undefined : performance.now() + timeout
+    try {
+      for (;;) {
+        if (this.#outbox.length > 0) this.#flush()
+        this.#read()
+        if (outcome !== undefined || this.closed) break
+        const left = deadline === undefined ? -1 : Math.max(0, Math.ceil(deadline - performance.now()))
+        const r = native.fdpass.pollWait(this.#poll, this.#outbox.length > 0, left)
+        if (r === 0 && deadline !== undefined && performance.now() >= deadline) {
+          const cause = new DOMException(`The operation was aborted due to timeout (${timeout} ms)`, 'TimeoutError')
+          this.#abort(waiter, new AbortError('The operation was aborted due to timeout', { cause }))
+          break
+        }
+        if (r < 0) {
+          this.#fail(systemError(r, 'poll'))
+          break
+        }
+      }
+    } catch (err) {
+      this.#fail(err as Error)
+    }
+    if (outcome === undefined) throw this.#fatal ?? channelClosed('receiveSync')
+    if ('error' in outcome) throw outcome.error
+    return outcome.message
   }
 
   #receive(options: ReceiveMessageOptions | undefined, hold: boolean): Promise<FdMessage> {

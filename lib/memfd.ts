@@ -3,7 +3,7 @@
  * Size, reads and writes use node:fs on the fd; creation, seals and mappings use the addon.
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  */
-import { fstatSync, ftruncateSync, readFileSync, readSync, readlinkSync, writeSync } from 'node:fs'
+import { fstatSync, ftruncateSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { check, invalidArgType, invalidArgValue, MemsealError, outOfRange } from './errors'
 import { hugetlbPools } from './kernel'
 import { type FileRef, type Mapping, mapPages } from './mapping'
@@ -97,17 +97,12 @@ const DEV = 0
 const INO = 1
 const SIZE = 2
 const statBuffer = new Float64Array(4)
+const inspectBuffer = new Float64Array(7)
+const S_IFMT = 0o170000
+const S_IFREG = 0o100000
 const EBADF = -9
 const ENOMEM = -12
 const O_PATH_DESCRIPTOR = 'an O_PATH descriptor (it can be neither read nor mapped)'
-
-function readLink(fd: number): string {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`)
-  } catch {
-    return ''
-  }
-}
 
 function sysfsNumber(path: string): string {
   try {
@@ -136,29 +131,43 @@ function hugePageSize(fd: number): number {
 /**
  * Verifies, before anything maps it, that fd is a memfd and holds the seals and size asked for; `shown`
  * names it in errors (receive() with `borrow` works on a duplicate but names the descriptor it was given).
- * Returns its name and its huge page size (0 for an ordinary memfd).
+ * Returns what it found: its name, its huge page size (0 for an ordinary memfd) and its fstat.
  */
-function verifyMemfd(fd: number, o: Partial<FromOptions>, shown: string): { name: string; huge: number } {
+function verifyMemfd(fd: number, o: Partial<FromOptions>, shown: string): VerifiedMemfd {
   const required = o.require === undefined ? 0 : sealBitsOf(o.require, 'options.require')
   const maxSize = o.maxSize === undefined ? MAX_SIZE : validateInteger(o.maxSize, 'options.maxSize', 0, MAX_SIZE)
-  const flags = native.fcntl(fd, constants.F_GETFL)
-  if (flags < 0) check(flags, 'fcntl', `F_GETFL of ${shown}`)
+  // Every fact checked below, from one native call (F_GETFL, fstat, F_GET_SEALS, fstatfs, the fd's link).
+  const r = native.inspect(fd, inspectBuffer)
+  if (typeof r === 'number') check(r, 'fcntl', `F_GETFL of ${shown}`)
+  const link = r as string
+  const b = inspectBuffer
+  const [flags, mode, size, dev, ino, seals, huge] = [b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, b[5]!, b[6]!]
   if (flags & constants.O_PATH) throw new MemsealError('ERR_MEMSEAL_NOT_MEMFD', `${shown} is ${O_PATH_DESCRIPTOR}`)
-  const stats = fstatSync(fd)
-  const link = readLink(fd)
-  if (!stats.isFile() || !link.startsWith('/memfd:') || !isMemfdDevice(stats.dev)) {
+  if (mode < 0) check(mode, 'fstat', shown)
+  if ((mode & S_IFMT) !== S_IFREG || !link.startsWith('/memfd:') || !isMemfdDevice(dev)) {
     throw new MemsealError('ERR_MEMSEAL_NOT_MEMFD', `${shown} is not a memfd (${link || 'unknown file'})`)
   }
-  const bits = getSealBits(fd)
+  const bits = seals < 0 ? check(seals, 'fcntl', 'F_GET_SEALS') : seals
   const missing = required & ~bits
   if (missing !== 0) {
     const names = [...sealsFromBits(missing)].join(', ')
     throw new MemsealError('ERR_MEMSEAL_SEALS_MISSING', `${shown} lacks the required seals: ${names || `0x${missing.toString(16)}`}`)
   }
-  if (stats.size > maxSize) {
-    throw new MemsealError('ERR_MEMSEAL_TOO_LARGE', `${shown} holds ${stats.size} bytes, more than maxSize ${maxSize}`)
+  if (size > maxSize) {
+    throw new MemsealError('ERR_MEMSEAL_TOO_LARGE', `${shown} holds ${size} bytes, more than maxSize ${maxSize}`)
   }
-  return { name: link.replace(/^\/memfd:/, '').replace(/ \(deleted\)$/, ''), huge: hugePageSize(fd) }
+  if (huge < 0) check(huge, 'fstatfs')
+  return { name: link.replace(/^\/memfd:/, '').replace(/ \(deleted\)$/, ''), huge, mode, size, dev, ino }
+}
+
+/** @internal What verifyMemfd() found: the memfd's name and huge page size (0: ordinary pages), and its fstat. */
+export interface VerifiedMemfd {
+  name: string
+  huge: number
+  mode: number
+  size: number
+  dev: number
+  ino: number
 }
 
 /** @internal How receive() takes a descriptor: as it is, as a duplicate, or out of a channel's poller. */
@@ -252,7 +261,7 @@ export class Memfd {
    * @internal receive()'s adoption: the descriptor is owned first (as given, duplicated, or taken from a
    * channel's poller, in one step), then verified, and closed if refused. `shown` names it in errors.
    */
-  static received(fd: number, take: Take, options: FromOptions, shown: string): Memfd {
+  static received(fd: number, take: Take, options: FromOptions, shown: string): { memfd: Memfd; facts: VerifiedMemfd } {
     const memfd = new Memfd()
     const owned = native.adopt(memfd, fd, statBuffer, take.dup, take.poll)
     if (owned === EBADF && take.poll !== undefined) {
@@ -261,10 +270,10 @@ export class Memfd {
     if (owned < 0) check(owned, take.dup ? 'fcntl' : 'fstat', take.dup ? `F_DUPFD_CLOEXEC of ${shown}` : shown)
     memfd.#owned(owned, '', 0)
     try {
-      const { name, huge } = verifyMemfd(owned, options, shown)
-      memfd.#name = name
-      memfd.#huge = huge
-      return memfd
+      const facts = verifyMemfd(owned, options, shown)
+      memfd.#name = facts.name
+      memfd.#huge = facts.huge
+      return { memfd, facts }
     } catch (err) {
       memfd.close()
       throw err

@@ -164,6 +164,11 @@ export interface FdPassSurface {
    * this process's own limits (fewer). -errno on failure (-EAGAIN: nothing waiting).
    */
   recvmsg(poll: FdPoll, buffer: Uint8Array, room: number): { bytes: number; fds: number[]; truncated: boolean } | number
+  /**
+   * Blocks in poll(2) until the socket is readable (or writable too, with `write`), hung up or failed: its
+   * revents; 0 once timeoutMs (-1: no limit) has passed; -errno.
+   */
+  pollWait(poll: FdPoll, write: boolean, timeoutMs: number): number
   /** The caller owns these received descriptors from now on: 0. */
   pollRelease(poll: FdPoll, fds: readonly number[]): number
   /** Closes these received descriptors: 0. */
@@ -215,6 +220,16 @@ export const enum ProbeAccess {
   Store = 3,
 }
 
+/** Receive windows (native/window.cc): one reserved read-only range, one ArrayBuffer, many files. */
+export interface WindowSurface {
+  /** Reserves capacity bytes aligned to `align`: the ArrayBuffer over them (its region's id in out[0]), or -errno. */
+  open(out: Float64Array, capacity: number, align: number): ArrayBuffer | number
+  /** Maps the first `length` bytes of fd in place at the window's start (the rest zero pages): 0 or -errno. */
+  fill(id: number, fd: number, length: number, dev: number, ino: number): number
+  /** Zero pages only again: 0 or -errno. */
+  clear(id: number): number
+}
+
 export interface Native extends MsealScenarioSurface {
   readonly constants: Readonly<Record<ConstantName, number>>
   /** name: a string; a Buffer (raw bytes, no terminator added); null (NULL); a number (used as the pointer). */
@@ -246,6 +261,12 @@ export interface Native extends MsealScenarioSurface {
   release(memfd: object, close: boolean): number
   /** Descriptors the Memfds of this environment own. */
   ownedFds(): number
+  /**
+   * Everything a received descriptor is judged by, in one call: out[0] F_GETFL; out[1..4] fstat's mode (or
+   * -errno), size, st_dev, st_ino; out[5] F_GET_SEALS (bits or -errno); out[6] fstatfs's huge page size (0
+   * for other files, or -errno). Returns the /proc/self/fd link ('' when unreadable), or -errno from F_GETFL.
+   */
+  inspect(fd: number, out: Float64Array): string | number
   /** A region whose only holder is the returned ArrayBuffer over all of it (the conformance suite's form), or -errno. */
   mmap(length: number, prot: number, flags: number, fd: number, offset: number): ArrayBuffer | number
   /**
@@ -305,6 +326,7 @@ export interface Native extends MsealScenarioSurface {
   seccompCanary(syscall: string, args: number[]): number
   readonly raw: RawSurface
   readonly fdpass: FdPassSurface
+  readonly window: WindowSurface
 }
 
 // ── native/steps.cc: a sequence of seal and file calls on this thread or in a single-threaded forked child ──

@@ -15,9 +15,9 @@
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  * @see https://man7.org/linux/man-pages/man2/F_ADD_SEALS.2const.html
  */
-import { fchmodSync, fstatSync } from 'node:fs'
+import { fchmodSync } from 'node:fs'
 import { invalidArgType, MemsealError, outOfRange, type SystemError } from './errors'
-import { closeFds, discardHeld, type FdChannel, type FdMessage, type HeldMessage, receiveHeld, receiveMessageOptions } from './fdpass'
+import { closeFds, discardHeld, type FdChannel, type FdMessage, type HeldMessage, receiveHeld, receiveHeldSync, receiveMessageOptions } from './fdpass'
 import { type Mapping } from './mapping'
 import { Memfd, type Take } from './memfd'
 import { SEAL_BITS, type SealName, sealBitsOf } from './seals'
@@ -145,20 +145,39 @@ function onlyFd(message: FdMessage, close: (fds: number[]) => void): number {
 // Takes the descriptor (owned first, so that it is closed whatever happens next, a thread terminated
 // included), verifies it, and maps it read-only. Nothing is mapped before every check passed.
 function mapReceived(fd: number, take: Take, o: ReturnType<typeof receiveOptions>, shown: string): Mapping {
-  const memfd = Memfd.received(fd, take, { require: o.require, maxSize: o.maxSize }, shown)
+  const { memfd, size } = verifyReceived(fd, take, o, shown)
   try {
-    const stats = fstatSync(memfd.fd)
-    if (stats.size === 0) throw new MemsealError('ERR_MEMSEAL_EMPTY', `${shown}: the memfd is empty, there is nothing to map`)
-    if (o.size !== undefined && stats.size !== o.size) {
-      throw new MemsealError('ERR_MEMSEAL_SIZE_MISMATCH', `${shown}: the memfd holds ${stats.size} bytes, not the ${o.size} announced`)
-    }
-    if (!o.allowExec && (stats.mode & 0o111) !== 0) {
-      throw new MemsealError('ERR_MEMSEAL_EXECUTABLE', `${shown}: the memfd is executable (mode ${(stats.mode & 0o7777).toString(8)})`)
-    }
-    // The size checked above, not whatever it is by now: without F_SEAL_GROW it may have grown since.
-    return memfd.map({ protection: 'r', shared: true, length: stats.size })
+    // The size checked, not whatever it is by now: without F_SEAL_GROW it may have grown since.
+    return memfd.map({ protection: 'r', shared: true, length: size })
   } finally {
     memfd.close()
+  }
+}
+
+/** @internal A received memfd that passed every check, and what was checked; the caller maps it and closes it. */
+export interface VerifiedFile {
+  memfd: Memfd
+  size: number
+  dev: number
+  ino: number
+}
+
+// Takes the descriptor and makes every check of receive() on it but the mapping; closes it on a refusal.
+function verifyReceived(fd: number, take: Take, o: ReturnType<typeof receiveOptions>, shown: string): VerifiedFile {
+  // The memfd's own checks (memfd, seals, maxSize) and its fstat, from one native call (Memfd.received).
+  const { memfd, facts } = Memfd.received(fd, take, { require: o.require, maxSize: o.maxSize }, shown)
+  try {
+    if (facts.size === 0) throw new MemsealError('ERR_MEMSEAL_EMPTY', `${shown}: the memfd is empty, there is nothing to map`)
+    if (o.size !== undefined && facts.size !== o.size) {
+      throw new MemsealError('ERR_MEMSEAL_SIZE_MISMATCH', `${shown}: the memfd holds ${facts.size} bytes, not the ${o.size} announced`)
+    }
+    if (!o.allowExec && (facts.mode & 0o111) !== 0) {
+      throw new MemsealError('ERR_MEMSEAL_EXECUTABLE', `${shown}: the memfd is executable (mode ${(facts.mode & 0o7777).toString(8)})`)
+    }
+    return { memfd, size: facts.size, dev: facts.dev, ino: facts.ino }
+  } catch (err) {
+    memfd.close()
+    throw err
   }
 }
 
@@ -199,13 +218,80 @@ export function sendShared(channel: FdChannel, memfd: Memfd, header: unknown = n
  * `receiveShared<Frame>(channel, { validate: isFrame })` resolves to `{ header: Frame, mapping }`.
  */
 export async function receiveShared<H = unknown>(channel: FdChannel, options?: ReceiveSharedOptions<H>): Promise<{ header: H; mapping: Mapping }> {
-  const given = validateOptions<ReceiveSharedOptions<H>>(options, 'options', ['require', 'maxSize', 'allowExec', 'signal', 'timeout', 'validate'])
+  const { header, file } = await receiveSharedFile(channel, options)
+  try {
+    // The size checked, not whatever it is by now: without F_SEAL_GROW it may have grown since.
+    return { header, mapping: file.memfd.map({ protection: 'r', shared: true, length: file.size }) }
+  } finally {
+    file.memfd.close()
+  }
+}
+
+/** receiveSharedSync()'s options: receiveShared()'s but the signal (nothing can abort a blocked thread). */
+export type ReceiveSharedSyncOptions<H = unknown> = Omit<ReceiveSharedOptions<H>, 'signal'>
+
+/**
+ * receiveShared(), blocking this thread until the message comes (see FdChannel#receiveSync): for a
+ * consumer with nothing else to do meanwhile, it saves the event loop's wake-up.
+ */
+export function receiveSharedSync<H = unknown>(channel: FdChannel, options?: ReceiveSharedSyncOptions<H>): { header: H; mapping: Mapping } {
+  const { header, file } = receiveSharedFileSync(channel, options)
+  try {
+    return { header, mapping: file.memfd.map({ protection: 'r', shared: true, length: file.size }) }
+  } finally {
+    file.memfd.close()
+  }
+}
+
+/** @internal A largest size of the caller's own (a window's capacity), which a received memfd must also fit. */
+export interface SizeLimit {
+  size: number
+  what: string
+}
+
+// receiveShared()'s options, checked before anything waits (a bad option never costs a message).
+function sharedOptions<H>(
+  options: unknown,
+  keys: ReadonlyArray<keyof ReceiveSharedOptions<H>>,
+): { wait: { signal?: AbortSignal; timeout?: number }; o: ReturnType<typeof receiveOptions>; validate?: (header: unknown) => header is H } {
+  const given = validateOptions<ReceiveSharedOptions<H>>(options, 'options', keys)
   const { signal, timeout, validate, ...rest } = given
-  receiveMessageOptions(signal, timeout)
+  const wait = receiveMessageOptions(signal, timeout)
   if (validate !== undefined && typeof validate !== 'function') throw invalidArgType('options.validate', 'a function', validate)
-  const o = receiveOptions(rest) // bad options are refused before waiting, not after the message came
+  return { wait, o: receiveOptions(rest), validate }
+}
+
+/**
+ * @internal receiveShared() up to the mapping: the header and the verified memfd, which the caller maps
+ * and closes (a ReceiveWindow maps it into itself).
+ */
+export async function receiveSharedFile<H = unknown>(
+  channel: FdChannel,
+  options?: ReceiveSharedOptions<H>,
+  limit?: SizeLimit,
+): Promise<{ header: H; file: VerifiedFile }> {
+  const { wait, o, validate } = sharedOptions<H>(options, ['require', 'maxSize', 'allowExec', 'signal', 'timeout', 'validate'])
   // The descriptors stay with the channel's poller until adopted or refused: none is ever nobody's.
-  const message: HeldMessage = await channel[receiveHeld]({ signal, timeout })
+  return fileOfMessage(await channel[receiveHeld](wait), o, validate, limit)
+}
+
+/** @internal receiveSharedFile(), blocking (FdChannel#receiveSync). */
+export function receiveSharedFileSync<H = unknown>(
+  channel: FdChannel,
+  options?: ReceiveSharedSyncOptions<H>,
+  limit?: SizeLimit,
+): { header: H; file: VerifiedFile } {
+  const { wait, o, validate } = sharedOptions<H>(options, ['require', 'maxSize', 'allowExec', 'timeout', 'validate'])
+  return fileOfMessage(channel[receiveHeldSync]({ timeout: wait.timeout }), o, validate, limit)
+}
+
+// A shared memfd's message, checked (the envelope, the header, the one descriptor, the memfd itself).
+function fileOfMessage<H>(
+  message: HeldMessage,
+  o: ReturnType<typeof receiveOptions>,
+  validate: ((header: unknown) => header is H) | undefined,
+  limit: SizeLimit | undefined,
+): { header: H; file: VerifiedFile } {
   const envelope = message.header as Partial<Envelope> | null
   if (envelope === null || typeof envelope !== 'object' || envelope.memseal !== 1 || !Number.isSafeInteger(envelope.size) || envelope.size! < 1) {
     discardHeld(message)
@@ -215,7 +301,14 @@ export async function receiveShared<H = unknown>(channel: FdChannel, options?: R
     discardHeld(message)
     throw new MemsealError('ERR_MEMSEAL_BAD_MESSAGE', "the sender's header did not pass options.validate; its descriptor was closed")
   }
+  if (limit !== undefined && envelope.size! > limit.size) {
+    discardHeld(message)
+    throw new MemsealError(
+      'ERR_MEMSEAL_TOO_LARGE',
+      `the memfd announced is ${envelope.size} bytes, more than ${limit.what} (${limit.size} bytes); its descriptor was closed`,
+    )
+  }
   const fd = onlyFd(message, () => discardHeld(message))
-  const mapping = mapReceived(fd, { dup: false, poll: message.poll }, { ...o, size: envelope.size }, `the received descriptor (fd ${fd})`)
-  return { header: envelope.header as H, mapping }
+  const file = verifyReceived(fd, { dup: false, poll: message.poll }, { ...o, size: envelope.size }, `the received descriptor (fd ${fd})`)
+  return { header: envelope.header as H, file }
 }

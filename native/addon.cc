@@ -122,6 +122,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitProbe(env, exports);
   InitRaw(env, exports);
   InitFdPass(env, exports);
+  InitWindow(env, exports);
   InitCanary(env, exports);
   InitMsealScenarios(env, exports);
   InitSteps(env, exports);

@@ -12,6 +12,7 @@ void InitMapping(Napi::Env env, Napi::Object exports);    // mapping.cc: mmap fa
 void InitProbe(Napi::Env env, Napi::Object exports);      // probe.cc: forked fault probe and exec probe
 void InitRaw(Napi::Env env, Napi::Object exports);        // raw.cc: address-space surgery for test children
 void InitFdPass(Napi::Env env, Napi::Object exports);     // fdpass.cc: SCM_RIGHTS over AF_UNIX, uv_poll
+void InitWindow(Napi::Env env, Napi::Object exports);     // window.cc: receive windows, one ArrayBuffer for many files
 void InitCanary(Napi::Env env, Napi::Object exports);     // canary.cc: calls the kernel must refuse
 // mseal_scenarios.cc: the mseal clauses that run in forked children
 void InitMsealScenarios(Napi::Env env, Napi::Object exports);

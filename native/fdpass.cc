@@ -12,6 +12,7 @@
 // @see https://man7.org/linux/man-pages/man7/unix.7.html (SCM_RIGHTS)
 // @see https://docs.libuv.org/en/v1.x/poll.html
 #include <node_api.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -488,6 +489,29 @@ Napi::Value PollStart(const Napi::CallbackInfo& info) {
   return Result(env, uv_poll_start(&p->handle, events, OnReady));
 }
 
+// pollWait(poller, write, timeoutMs) -> revents | 0 | -errno: blocks this thread in poll(2) until the socket is
+// readable (or writable too, when `write`: a send of our own still queued), hung up, or failed; 0 once
+// timeoutMs (-1: no limit) has passed. The synchronous receive's wait; a signal handled meanwhile
+// (EINTR) is waited through with the time that is left.
+Napi::Value PollWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Poll* p = PollOf(info, 0);
+  int timeout;
+  if (p == nullptr || !ArgInt(info, 2, &timeout)) return env.Undefined();
+  if (p->closing) return Result(env, -EBADF);
+  pollfd fds = {p->fd, static_cast<short>(POLLIN | (info[1].ToBoolean() ? POLLOUT : 0)), 0};
+  uint64_t deadline = timeout < 0 ? 0 : uv_hrtime() + static_cast<uint64_t>(timeout) * 1000000;
+  for (;;) {
+    int r = poll(&fds, 1, timeout);
+    if (r >= 0) return Result(env, r == 0 ? 0 : fds.revents);
+    if (errno != EINTR) return Result(env, -errno);
+    if (timeout > 0) {
+      uint64_t now = uv_hrtime();
+      timeout = now >= deadline ? 0 : static_cast<int>((deadline - now + 999999) / 1000000);
+    }
+  }
+}
+
 // pollRef(poller, ref) -> 0: whether a watching poller keeps the event loop (the process) alive.
 Napi::Value PollRef(const Napi::CallbackInfo& info) {
   Poll* p = PollOf(info, 0);
@@ -533,6 +557,7 @@ void InitFdPass(Napi::Env env, Napi::Object exports) {
   fdpass.Set("pollDiscard", Napi::Function::New(env, PollDiscard, "pollDiscard"));
   fdpass.Set("pollHeld", Napi::Function::New(env, PollHeld, "pollHeld"));
   fdpass.Set("pollOpen", Napi::Function::New(env, PollOpen, "pollOpen"));
+  fdpass.Set("pollWait", Napi::Function::New(env, PollWait, "pollWait"));
   fdpass.Set("pollStart", Napi::Function::New(env, PollStart, "pollStart"));
   fdpass.Set("pollRef", Napi::Function::New(env, PollRef, "pollRef"));
   fdpass.Set("pollClose", Napi::Function::New(env, PollClose, "pollClose"));

@@ -40,14 +40,6 @@ size_t MappingBudget() {
   return budget;
 }
 
-// Makes room for one more mapping: reclaims collected ones first. 0, or -ENOMEM at the budget.
-long Room(napi_env env) {
-  SweepRegions(env, false);
-  if (LiveRegions() < MappingBudget()) return 0;
-  SweepRegions(env, true);
-  return LiveRegions() < MappingBudget() ? 0 : -ENOMEM;
-}
-
 // mmap(2) with the kernel choosing the address: MAP_FIXED could replace someone else's pages, so it is
 // refused here (the raw surface has it). Returns the new region, or nullptr with -errno in *err.
 RegionPtr MapPages(napi_env env, uint64_t length, int prot, int flags, int fd, uint64_t offset, double dev, double ino,
@@ -270,6 +262,13 @@ Napi::Value PendingFinalizersJs(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+long Room(napi_env env) {
+  SweepRegions(env, false);
+  if (LiveRegions() < MappingBudget()) return 0;
+  SweepRegions(env, true);
+  return LiveRegions() < MappingBudget() ? 0 : -ENOMEM;
+}
 
 void InitMapping(Napi::Env env, Napi::Object exports) {
   InstallRegionCleanup(env);

@@ -385,6 +385,88 @@ long RemapRegion(napi_env env, const RegionPtr& region, size_t length, bool mayM
   return 0;
 }
 
+namespace {
+
+// Zero pages over [from, to) of a window, read-only as its files are mapped. Lock held. 0 or -errno.
+long ZeroLocked(Region* region, size_t from, size_t to) {
+  if (to <= from) return 0;
+  void* p =
+      mmap(region->base + from, to - from, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? -errno : 0;
+}
+
+// The window no longer shows a file: the resize() guard forgets it. Lock held.
+void ForgetFileLocked(Registry* reg, Region* region) {
+  if (region->dev >= 0) {
+    auto range = reg->files.equal_range({region->dev, region->ino});
+    for (auto it = range.first; it != range.second; ++it) {
+      if (it->second == region) {
+        reg->files.erase(it);
+        break;
+      }
+    }
+  }
+  region->dev = region->ino = -1;
+  region->fileOffset = 0;
+  region->filled = 0;
+  region->filledUnit = 0;
+}
+
+}  // namespace
+
+long FillRegion(const RegionPtr& region, int fd, size_t length, size_t fileGranule, const FileId& file) {
+  Registry& reg = registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  if (!region->mapped) return -EBADF;
+  if (!region->sealed.empty()) return -EPERM;  // mseal(2)ed pages cannot be replaced
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t unit = fileGranule != 0 ? fileGranule : page;
+  size_t span = (length + unit - 1) / unit * unit;
+  if (length == 0 || length > region->length || span > region->span ||
+      reinterpret_cast<uintptr_t>(region->base) % unit != 0) {
+    return -EINVAL;
+  }
+  size_t before = region->filled;
+  bool hugeBefore = region->filledUnit > page;
+  ForgetFileLocked(&reg, region.get());
+  // A hugetlbfs mapping cannot be partly replaced at a bound inside a huge page (EINVAL): replace it whole
+  // with zero pages first.
+  if (hugeBefore) {
+    long z = ZeroLocked(region.get(), 0, before);
+    if (z != 0) return z;
+    before = 0;
+  }
+  void* p = mmap(region->base, span, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+  if (p == MAP_FAILED) {
+    long err = -errno;
+    ZeroLocked(region.get(), 0, std::max(before, span));  // whatever the kernel left there: zeros, not a hole
+    return err;
+  }
+  long r = ZeroLocked(region.get(), span, before);
+  if (r != 0) {
+    ZeroLocked(region.get(), 0, std::max(before, span));
+    return r;
+  }
+  region->filled = span;
+  region->filledUnit = unit;
+  region->dev = file.dev;
+  region->ino = file.ino;
+  region->fileOffset = file.offset;
+  if (file.dev >= 0) reg.files.emplace(std::make_pair(file.dev, file.ino), region.get());
+  return 0;
+}
+
+long ClearRegion(const RegionPtr& region) {
+  Registry& reg = registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  if (!region->mapped) return -EBADF;
+  if (region->filled == 0) return 0;
+  long r = ZeroLocked(region.get(), 0, region->filled);
+  if (r != 0) return r;
+  ForgetFileLocked(&reg, region.get());
+  return 0;
+}
+
 void MarkSealed(const RegionPtr& region, size_t offset, size_t length) {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
@@ -399,7 +481,8 @@ uint64_t MappedEnd(double dev, double ino) {
   uint64_t end = 0;
   auto range = reg.files.equal_range({dev, ino});
   for (auto it = range.first; it != range.second; ++it) {
-    end = std::max<uint64_t>(end, it->second->fileOffset + it->second->span);
+    const Region& r = *it->second;
+    end = std::max<uint64_t>(end, r.fileOffset + (r.filled != 0 ? r.filled : r.span));
   }
   return end;
 }

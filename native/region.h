@@ -34,6 +34,8 @@ struct Region {
   size_t length = 0;      // what JavaScript asked for
   size_t granule = 0;     // the page size the kernel rounds this mapping to where it is not 4 KiB (hugetlbfs)
   size_t span = 0;        // what the kernel mapped: length rounded up to the granule; munmap needs all of it
+  size_t filled = 0;      // a receive window (FillRegion): how much of the span maps its current file, 0 if none
+  size_t filledUnit = 0;  // and that file's page size (a hugetlbfs VMA can only be split at huge page bounds)
   bool mapped = false;    // the pages are the mapping's own (false once unmapped, moved or released)
   bool reserved = false;  // replaced by anonymous pages a view may still reach: munmapped at the last release
   std::vector<std::pair<size_t, size_t>> sealed;  // mseal(2)ed [start, end) offsets: they stay until exit
@@ -93,6 +95,16 @@ long RemapRegion(napi_env env, const RegionPtr& region, size_t length, bool mayM
 // the rest of the region from now on (the kernel refuses to unmap a sealed VMA).
 void MarkSealed(const RegionPtr& region, size_t offset, size_t length);
 
+// A receive window: maps `length` bytes of `fd` (from offset 0, shared, read-only) at the start of the region, in
+// place over what it showed before (MAP_FIXED over our own range), and turns any part of the previous file that
+// the new one does not cover back into zero pages. `fileGranule`: the huge page size of a hugetlbfs file, 0
+// otherwise; the region's base must be aligned to it. On failure the window is left empty (zero pages only), so
+// it never shows half of two files. 0 or -errno (-EINVAL when the file does not fit or cannot be aligned).
+long FillRegion(const RegionPtr& region, int fd, size_t length, size_t fileGranule, const FileId& file);
+
+// A receive window back to zero pages only (the file's pages are released). 0 or -errno.
+long ClearRegion(const RegionPtr& region);
+
 // The largest file offset this process has mapped of the file (dev, ino), or 0: resize() may not cut it.
 uint64_t MappedEnd(double dev, double ino);
 
@@ -115,6 +127,10 @@ void SweepRegions(napi_env env, bool force);
 // Sets up this environment's state and the cleanup hook that releases its regions when it is torn down (a
 // worker thread exiting), so a worker's mappings do not outlive it.
 void InstallRegionCleanup(napi_env env);
+
+// Makes room for one more mapping (mapping.cc): reclaims collected ones first. 0, or -ENOMEM at memseal's
+// budget of mappings.
+long Room(napi_env env);
 
 // The huge page size when `fd` is a file on hugetlbfs (a MFD_HUGETLB memfd), 0 for other files, -errno.
 long HugetlbGranule(int fd);

@@ -2,7 +2,7 @@
  * The public types say what is allowed. The `@ts-expect-error` lines are the test of the types: the type
  * check of the tests (npm run typecheck, and ts-jest) fails if any of those calls ever compiles.
  */
-import { FdChannel, Mapping, receiveShared, sendShared, share, type Advice } from '../lib'
+import { FdChannel, Mapping, ReceiveWindow, receiveShared, receiveSharedSync, sendShared, share, type Advice } from '../lib'
 import { fdCount } from './helpers'
 
 const settle = async () => {
@@ -46,6 +46,28 @@ test('receiveShared({ validate }) types the header; a header it rejects is refus
   expect(fdCount()).toBe(before)
   // @ts-expect-error validate must be a function
   await expect(receiveShared(b, { validate: 'yes' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' })
+  a.close()
+  b.close()
+  await settle()
+})
+
+// A window's receives and receiveSharedSync() are typed the same way: `validate` types the header; the
+// blocking receives take no signal (nothing can abort a blocked thread).
+test('ReceiveWindow#receive and receiveSharedSync type the header through validate; the sync ones take no signal', async () => {
+  const [a, b] = FdChannel.pair()
+  using memfd = share('frame')
+  using window = ReceiveWindow.create(1 << 20)
+  await sendShared(a, memfd, { seq: 9 })
+  const shown = await window.receive(b, { validate: isFrame })
+  const seq: number = shown.header.seq
+  expect(seq).toBe(9)
+  await sendShared(a, memfd, { seq: 10 })
+  const sync = receiveSharedSync(b, { validate: isFrame, timeout: 5000 })
+  const seq2: number = sync.header.seq
+  expect(seq2).toBe(10)
+  sync.mapping.unmap()
+  // @ts-expect-error a blocking receive takes no signal
+  expect(() => window.receiveSync(b, { signal: AbortSignal.timeout(1) })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }))
   a.close()
   b.close()
   await settle()

@@ -1,13 +1,15 @@
 'use strict'
 // The receiving process. The parent drives it over the IPC channel; the data itself comes over:
 //   memseal  a sealed memfd received on fd 3 (a socketpair end), verified, mapped read-only; the answer
-//            also says when the view was in hand (process.hrtime: the monotonic clock)
+//            also says when the view was in hand (process.hrtime: the monotonic clock). Memfds sent on fd 4
+//            are received the same way into one ReceiveWindow, made once (the "memseal window" rows)
 //   pipe     the child's stdin (a Node 'pipe' stdio, which libuv makes an AF_UNIX socketpair)
 //   devshm   a file in /dev/shm, named in the IPC message, read into a buffer
 // After reading every byte it answers { sum }.
 const { closeSync, openSync, readSync } = require('node:fs')
 const { FdChannel } = require('../../dist/fdpass')
 const { receiveShared } = require('../../dist/share')
+const { ReceiveWindow } = require('../../dist/window')
 const { sum } = require('./data')
 
 const buffers = new Map() // one receive buffer per size, reused across rounds
@@ -28,6 +30,17 @@ async function memseal() {
   }
 }
 
+async function memsealWindow(capacity) {
+  const windowChannel = FdChannel.adopt(4)
+  const window = ReceiveWindow.create(capacity)
+  for (;;) {
+    const { bytes } = await window.receive(windowChannel, { maxSize: 1 << 30 })
+    const viewNs = Number(process.hrtime.bigint()) // a readable view in hand, nothing read yet
+    process.send({ sum: sum(bytes), viewNs })
+    window.clear() // the file's pages released after the answer, as the other methods keep their buffer
+  }
+}
+
 let pipeTarget // { buffer, filled }
 process.stdin.on('data', (chunk) => {
   const t = pipeTarget
@@ -42,6 +55,7 @@ process.stdin.on('data', (chunk) => {
 process.on('message', (msg) => {
   if (msg.mode === 'memseal') {
     memseal().catch((err) => process.send({ error: err.code || String(err) }))
+    memsealWindow(msg.windowCapacity).catch((err) => process.send({ error: err.code || String(err) }))
     process.send({ ready: true })
   } else if (msg.mode === 'pipe') {
     pipeTarget = { buffer: bufferOf(msg.size), filled: 0 }
