@@ -208,6 +208,7 @@ describe('ReceiveWindow', () => {
   // then makes a new one over the same pages, and on close() the moved one still reads memory (zero
   // pages), never a hole. Node 20 has transfer() behind a flag; Node 18 has none.
   const hasTransfer = Number(process.versions.node.split('.')[0]) >= 20
+  const transferFlags = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function' ? [] : ['--harmony-rab-gsab-transfer']
   ;(hasTransfer ? test : test.skip)(
     `a transferred buffer: the window makes a new one; after close() the moved one reads zeros${hasTransfer ? '' : ' (skipped: Node 18 has no ArrayBuffer.prototype.transfer())'}`,
     () => {
@@ -227,7 +228,7 @@ describe('ReceiveWindow', () => {
         process.stdout.write(JSON.stringify(out))
         a.close(); b.close()
       })()`
-      const r = spawnSync(process.execPath, ['--harmony-rab-gsab-transfer', '-e', script], { encoding: 'utf8' })
+      const r = spawnSync(process.execPath, [...transferFlags, '-e', script], { encoding: 'utf8' })
       expect({ signal: r.signal, stderr: r.stderr }).toEqual({ signal: null, stderr: '' })
       expect(JSON.parse(r.stdout)).toEqual({ movedReads: 'moved', again: 'moved', same: true, afterClose: 0, againLength: 0 })
     },
