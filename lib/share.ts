@@ -142,18 +142,6 @@ function onlyFd(message: FdMessage, close: (fds: number[]) => void): number {
   return message.fds[0]!
 }
 
-// Takes the descriptor (owned first, so that it is closed whatever happens next, a thread terminated
-// included), verifies it, and maps it read-only. Nothing is mapped before every check passed.
-function mapReceived(fd: number, take: Take, o: ReturnType<typeof receiveOptions>, shown: string): Mapping {
-  const { memfd, size } = verifyReceived(fd, take, o, shown)
-  try {
-    // The size checked, not whatever it is by now: without F_SEAL_GROW it may have grown since.
-    return memfd.map({ protection: 'r', shared: true, length: size })
-  } finally {
-    memfd.close()
-  }
-}
-
 /** @internal A received memfd that passed every check, and what was checked; the caller maps it and closes it. */
 export interface VerifiedFile {
   memfd: Memfd
@@ -162,7 +150,8 @@ export interface VerifiedFile {
   ino: number
 }
 
-// Takes the descriptor and makes every check of receive() on it but the mapping; closes it on a refusal.
+// Takes the descriptor (owned first, so that it is closed whatever happens next, a thread terminated
+// included) and makes every check of receive() on it; closes it on a refusal. Nothing is mapped yet.
 function verifyReceived(fd: number, take: Take, o: ReturnType<typeof receiveOptions>, shown: string): VerifiedFile {
   // The memfd's own checks (memfd, seals, maxSize) and its fstat, from one native call (Memfd.received).
   const { memfd, facts } = Memfd.received(fd, take, { require: o.require, maxSize: o.maxSize }, shown)
@@ -190,14 +179,28 @@ function verifyReceived(fd: number, take: Take, o: ReturnType<typeof receiveOpti
  * ERR_MEMSEAL_EMPTY, ERR_MEMSEAL_EXECUTABLE; errors name the descriptor the caller gave.
  */
 export function receive(source: number | FdMessage, options?: ReceiveOptions): Mapping {
+  const file = receiveFile(source, options)
+  try {
+    // The size checked, not whatever it is by now: without F_SEAL_GROW it may have grown since.
+    return file.memfd.map({ protection: 'r', shared: true, length: file.size })
+  } finally {
+    file.memfd.close()
+  }
+}
+
+/**
+ * @internal receive() up to the mapping: the verified memfd, which the caller maps and closes (a
+ * ReceiveWindow shows it).
+ */
+export function receiveFile(source: number | FdMessage, options?: ReceiveOptions): VerifiedFile {
   const o = receiveOptions(options)
   if (typeof source === 'number') {
     const fd = validateInteger(source, 'fd', 0, 0x7fffffff)
-    return mapReceived(fd, { dup: o.borrow }, o, `fd ${fd}`)
+    return verifyReceived(fd, { dup: o.borrow }, o, `fd ${fd}`)
   }
   if (source !== null && typeof source === 'object' && Array.isArray(source.fds)) {
     const fd = onlyFd(source, o.borrow ? () => undefined : closeFds)
-    return mapReceived(fd, { dup: o.borrow }, o, `the received descriptor (fd ${fd})`)
+    return verifyReceived(fd, { dup: o.borrow }, o, `the received descriptor (fd ${fd})`)
   }
   throw invalidArgType('source', 'a file descriptor or a received message', source)
 }

@@ -11,10 +11,18 @@
  */
 import { readFileSync } from 'node:fs'
 import { check, fromNative, MemsealError, outOfRange } from './errors'
-import { type FdChannel } from './fdpass'
 import { Mapping } from './mapping'
 import { native } from './native'
-import { receiveSharedFile, receiveSharedFileSync, type ReceiveSharedOptions, type ReceiveSharedSyncOptions, type VerifiedFile } from './share'
+import { type FdChannel, type FdMessage } from './fdpass'
+import {
+  type ReceiveOptions,
+  receiveFile,
+  receiveSharedFile,
+  receiveSharedFileSync,
+  type ReceiveSharedOptions,
+  type ReceiveSharedSyncOptions,
+  type VerifiedFile,
+} from './share'
 import { validateInteger, validateOptions } from './validate'
 
 const EBADF = -9
@@ -146,6 +154,20 @@ export class ReceiveWindow {
     }
   }
 
+  /**
+   * receive() (the function, for a descriptor in hand) into this window: verifies `source`, a descriptor or
+   * a received message's one descriptor, with receive()'s checks and options (`borrow` included), and
+   * shows it. Returns `bytes`. The descriptor is closed either way, unless `borrow`.
+   */
+  show(source: number | FdMessage, options?: ReceiveOptions): Uint8Array {
+    this.#begin()
+    try {
+      return this.#show(receiveFile(source, options))
+    } finally {
+      this.#receiving = false
+    }
+  }
+
   #begin(): void {
     this.#live('receive')
     if (this.#receiving) throw new MemsealError('ERR_MEMSEAL_BUSY', 'receive: this window is already receiving (one receive at a time)')
@@ -156,6 +178,9 @@ export class ReceiveWindow {
   #show(file: VerifiedFile): Uint8Array {
     try {
       this.#live('receive') // closed while the message was awaited: the file is closed, not shown
+      if (file.size > this.#capacity) {
+        throw new MemsealError('ERR_MEMSEAL_TOO_LARGE', `the memfd holds ${file.size} bytes, more than the window holds (${this.#capacity} bytes)`)
+      }
       this.#size = 0
       const r = native.window.fill(this.#id, file.memfd.fd, file.size, file.dev, file.ino)
       if (r === EINVAL) {

@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, readFileSync } from 'node:fs'
 import { FdChannel, kernel, Memfd, ReceiveWindow, Mapping, sealForSharing, sendShared, share } from '../lib'
+import { constants, native } from '../lib/native'
 import { codeOf, errorOf, fdCount, fixtureJson, ROOT } from './helpers'
 
 const settle = async () => {
@@ -242,6 +243,47 @@ describe('ReceiveWindow', () => {
     expect(window).toEqual({ major: 0, checksum: 36, withWindow: 1, afterDrop: 0 })
     expect(mappings.checksum).toBe(36)
     expect(mappings.major).toBeGreaterThan(0)
+  })
+})
+
+describe('ReceiveWindow#show: a descriptor in hand', () => {
+  // receive()'s form: the descriptor is taken and closed (or, with borrow, duplicated and the caller's own
+  // left open); a file larger than the window is refused and closed, the window unchanged.
+  test('shows a descriptor or a message, closes what it took, keeps a borrowed one; refuses one too large', async () => {
+    using w = ReceiveWindow.create(MiB)
+    using memfd = share('in hand', { name: 'win-show' })
+    const dup = () => native.fcntl(memfd.fd, constants.F_DUPFD_CLOEXEC, 0)
+    const open = (fd: number) => native.fcntl(fd, constants.F_GETFD) >= 0
+
+    const fd = dup()
+    let count = fdCount()
+    expect(Buffer.from(w.show(fd)).toString()).toBe('in hand')
+    expect({ open: open(fd), count: fdCount() }).toEqual({ open: false, count: count - 1 }) // taken and closed
+    expect(mapsOf('win-show')).toEqual(['r--s'])
+
+    const borrowed = dup()
+    count = fdCount()
+    expect(w.show(borrowed, { borrow: true }).byteLength).toBe(7)
+    expect({ open: open(borrowed), count: fdCount() }).toEqual({ open: true, count }) // still the caller's
+    closeSync(borrowed)
+
+    const [a, b] = await pair()
+    await a.send(null, [memfd.fd])
+    const message = await b.receive()
+    count = fdCount()
+    expect(w.show(message).byteLength).toBe(7)
+    expect({ open: open(message.fds[0]!), count: fdCount() }).toEqual({ open: false, count: count - 1 })
+
+    using big = share(Buffer.alloc(MiB + 4096), { name: 'win-show-big' })
+    const bigFd = native.fcntl(big.fd, constants.F_DUPFD_CLOEXEC, 0)
+    count = fdCount()
+    expect(codeOf(() => w.show(bigFd))).toBe('ERR_MEMSEAL_TOO_LARGE')
+    expect({ open: open(bigFd), count: fdCount() }).toEqual({ open: false, count: count - 1 })
+    expect(mapsOf('win-show-big')).toEqual([])
+    expect(Buffer.from(w.bytes).toString()).toBe('in hand')
+    expect(codeOf(() => w.show('3' as unknown as number))).toBe('ERR_INVALID_ARG_TYPE')
+    a.close()
+    b.close()
   })
 })
 
