@@ -71,6 +71,25 @@ std::vector<std::pair<size_t, size_t>> Unsealed(const Region& region) {
   return out;
 }
 
+// The resize() guard stops counting the region as a mapping of its file. Lock held.
+void UnindexFileLocked(Registry* reg, Region* region) {
+  if (region->dev < 0) return;
+  auto range = reg->files.equal_range({region->dev, region->ino});
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second == region) {
+      reg->files.erase(it);
+      return;
+    }
+  }
+}
+
+// Anonymous zero pages over [base, base + length), in place and atomically (MAP_FIXED over our own range).
+// MAP_NORESERVE: they cost nothing unless written. 0 or -errno.
+long AnonymousOver(uint8_t* base, size_t length, int prot) {
+  void* p = mmap(base, length, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? -errno : 0;
+}
+
 // Called with the lock held: the region no longer maps its file's pages at its address.
 void ForgetLocked(Registry* reg, Region* region) {
   if (!region->mapped) return;
@@ -79,15 +98,7 @@ void ForgetLocked(Registry* reg, Region* region) {
   reg->byId.erase(region->id);
   auto env = reg->envs.find(region->env);
   if (env != reg->envs.end()) env->second.mapped.erase(region);
-  if (region->dev >= 0) {
-    auto range = reg->files.equal_range({region->dev, region->ino});
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second == region) {
-        reg->files.erase(it);
-        break;
-      }
-    }
-  }
+  UnindexFileLocked(reg, region);
 }
 
 // Gives the address range back for good, except sealed parts (mseal(2): they live until exit). Lock held.
@@ -99,14 +110,12 @@ void ReleaseLocked(Registry* reg, Region* region) {
   ForgetLocked(reg, region);
 }
 
-// Replaces the region's unsealed pages with anonymous zero pages, in place and atomically (MAP_FIXED over
-// our own range), so that a view memseal cannot detach still reads memory, not a hole someone else may
-// map. MAP_NORESERVE: they cost nothing unless written. 0 or -errno.
+// Replaces the region's unsealed pages with anonymous zero pages (writable, as the mapping may have been),
+// so that a view memseal cannot detach still reads memory, not a hole someone else may map. 0 or -errno.
 long ReplaceLocked(Region* region) {
   for (const auto& r : Unsealed(*region)) {
-    void* p = mmap(region->base + r.first, r.second - r.first, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return -errno;
+    long err = AnonymousOver(region->base + r.first, r.second - r.first, PROT_READ | PROT_WRITE);
+    if (err != 0) return err;
   }
   region->reserved = true;
   return 0;
@@ -389,23 +398,12 @@ namespace {
 
 // Zero pages over [from, to) of a window, read-only as its files are mapped. Lock held. 0 or -errno.
 long ZeroLocked(Region* region, size_t from, size_t to) {
-  if (to <= from) return 0;
-  void* p =
-      mmap(region->base + from, to - from, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? -errno : 0;
+  return to <= from ? 0 : AnonymousOver(region->base + from, to - from, PROT_READ);
 }
 
 // The window no longer shows a file: the resize() guard forgets it. Lock held.
 void ForgetFileLocked(Registry* reg, Region* region) {
-  if (region->dev >= 0) {
-    auto range = reg->files.equal_range({region->dev, region->ino});
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second == region) {
-        reg->files.erase(it);
-        break;
-      }
-    }
-  }
+  UnindexFileLocked(reg, region);
   region->dev = region->ino = -1;
   region->fileOffset = 0;
   region->filled = 0;
