@@ -96,6 +96,12 @@ export function closeFds(fds: readonly number[]): void {
   }
 }
 
+// A receive's `timeout` ran out: an AbortError whose cause is a TimeoutError, as Node's own APIs give.
+function timeoutError(ms: number): AbortError {
+  const cause = new DOMException(`The operation was aborted due to timeout (${ms} ms)`, 'TimeoutError')
+  return new AbortError('The operation was aborted due to timeout', { cause })
+}
+
 function channelClosed(what: string): MemsealError {
   return new MemsealError('ERR_MEMSEAL_CHANNEL_CLOSED', `${what}: the channel is closed`)
 }
@@ -325,8 +331,7 @@ export class FdChannel {
         const left = deadline === undefined ? -1 : Math.max(0, Math.ceil(deadline - performance.now()))
         const r = native.fdpass.pollWait(this.#poll, this.#outbox.length > 0, left)
         if (r === 0 && deadline !== undefined && performance.now() >= deadline) {
-          const cause = new DOMException(`The operation was aborted due to timeout (${timeout} ms)`, 'TimeoutError')
-          this.#abort(waiter, new AbortError('The operation was aborted due to timeout', { cause }))
+          this.#abort(waiter, timeoutError(timeout!))
           break
         }
         if (r < 0) {
@@ -378,10 +383,7 @@ export class FdChannel {
       if (o.timeout !== undefined) {
         const ms = o.timeout
         // Unreferenced: whether a pending receive keeps the process alive is the channel's ref() to say.
-        timer = setTimeout(() => {
-          const cause = new DOMException(`The operation was aborted due to timeout (${ms} ms)`, 'TimeoutError')
-          this.#abort(waiter, new AbortError('The operation was aborted due to timeout', { cause }))
-        }, ms).unref()
+        timer = setTimeout(() => this.#abort(waiter, timeoutError(ms)), ms).unref()
       }
       this.#waiters.push(waiter)
       this.#read()

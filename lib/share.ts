@@ -179,7 +179,11 @@ function verifyReceived(fd: number, take: Take, o: ReturnType<typeof receiveOpti
  * ERR_MEMSEAL_EMPTY, ERR_MEMSEAL_EXECUTABLE; errors name the descriptor the caller gave.
  */
 export function receive(source: number | FdMessage, options?: ReceiveOptions): Mapping {
-  const file = receiveFile(source, options)
+  return mapVerified(receiveFile(source, options))
+}
+
+// Maps a verified file read-only and closes its descriptor (the mapping keeps the pages), either way.
+function mapVerified(file: VerifiedFile): Mapping {
   try {
     // The size checked, not whatever it is by now: without F_SEAL_GROW it may have grown since.
     return file.memfd.map({ protection: 'r', shared: true, length: file.size })
@@ -222,12 +226,7 @@ export function sendShared(channel: FdChannel, memfd: Memfd, header: unknown = n
  */
 export async function receiveShared<H = unknown>(channel: FdChannel, options?: ReceiveSharedOptions<H>): Promise<{ header: H; mapping: Mapping }> {
   const { header, file } = await receiveSharedFile(channel, options)
-  try {
-    // The size checked, not whatever it is by now: without F_SEAL_GROW it may have grown since.
-    return { header, mapping: file.memfd.map({ protection: 'r', shared: true, length: file.size }) }
-  } finally {
-    file.memfd.close()
-  }
+  return { header, mapping: mapVerified(file) }
 }
 
 /** receiveSharedSync()'s options: receiveShared()'s but the signal (nothing can abort a blocked thread). */
@@ -239,11 +238,7 @@ export type ReceiveSharedSyncOptions<H = unknown> = Omit<ReceiveSharedOptions<H>
  */
 export function receiveSharedSync<H = unknown>(channel: FdChannel, options?: ReceiveSharedSyncOptions<H>): { header: H; mapping: Mapping } {
   const { header, file } = receiveSharedFileSync(channel, options)
-  try {
-    return { header, mapping: file.memfd.map({ protection: 'r', shared: true, length: file.size }) }
-  } finally {
-    file.memfd.close()
-  }
+  return { header, mapping: mapVerified(file) }
 }
 
 /** @internal A largest size of the caller's own (a window's capacity), which a received memfd must also fit. */

@@ -21,6 +21,7 @@ import {
   receiveSharedFileSync,
   type ReceiveSharedOptions,
   type ReceiveSharedSyncOptions,
+  type SizeLimit,
   type VerifiedFile,
 } from './share'
 import { validateInteger, validateOptions } from './validate'
@@ -136,7 +137,7 @@ export class ReceiveWindow {
   async receive<H = unknown>(channel: FdChannel, options?: ReceiveSharedOptions<H>): Promise<{ header: H; bytes: Uint8Array }> {
     this.#begin()
     try {
-      const { header, file } = await receiveSharedFile(channel, options, { size: this.#capacity, what: 'the window holds' })
+      const { header, file } = await receiveSharedFile(channel, options, this.#limit())
       return { header, bytes: this.#show(file) }
     } finally {
       this.#receiving = false
@@ -145,13 +146,10 @@ export class ReceiveWindow {
 
   /** receive(), blocking this thread until the message comes (see FdChannel#receiveSync). */
   receiveSync<H = unknown>(channel: FdChannel, options?: ReceiveSharedSyncOptions<H>): { header: H; bytes: Uint8Array } {
-    this.#begin()
-    try {
-      const { header, file } = receiveSharedFileSync(channel, options, { size: this.#capacity, what: 'the window holds' })
+    return this.#once(() => {
+      const { header, file } = receiveSharedFileSync(channel, options, this.#limit())
       return { header, bytes: this.#show(file) }
-    } finally {
-      this.#receiving = false
-    }
+    })
   }
 
   /**
@@ -160,18 +158,29 @@ export class ReceiveWindow {
    * shows it. Returns `bytes`. The descriptor is closed either way, unless `borrow`.
    */
   show(source: number | FdMessage, options?: ReceiveOptions): Uint8Array {
+    return this.#once(() => this.#show(receiveFile(source, options)))
+  }
+
+  // One receive at a time: the window is marked busy from the check until the file is shown or refused.
+  #begin(): void {
+    this.#live('receive')
+    if (this.#receiving) throw new MemsealError('ERR_MEMSEAL_BUSY', 'receive: this window is already receiving (one receive at a time)')
+    this.#receiving = true
+  }
+
+  // A synchronous receive, busy for its duration (receive() is the asynchronous one).
+  #once<R>(body: () => R): R {
     this.#begin()
     try {
-      return this.#show(receiveFile(source, options))
+      return body()
     } finally {
       this.#receiving = false
     }
   }
 
-  #begin(): void {
-    this.#live('receive')
-    if (this.#receiving) throw new MemsealError('ERR_MEMSEAL_BUSY', 'receive: this window is already receiving (one receive at a time)')
-    this.#receiving = true
+  // What a memfd announced on a channel must fit, checked before its descriptor is taken.
+  #limit(): SizeLimit {
+    return { size: this.#capacity, what: 'the window holds' }
   }
 
   // Maps a verified file into the window (closing its descriptor either way): the new `bytes`.
